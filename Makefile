@@ -1,0 +1,55 @@
+# berth: `make test` and `make demo` install what they need on a fresh Debian machine.
+SHELL := /bin/bash
+NODE_BIN := node_modules/.bin
+# binary -> Debian package; installed only when the binary is missing.
+DEPS := runc:runc crun:crun conmon:conmon catatonit:catatonit ip:iproute2 nft:nftables openssl:openssl \
+        setfattr:attr zstd:zstd script:bsdutils
+TEST_DEPS := docker-registry:docker-registry skopeo:skopeo umoci:umoci busybox:busybox-static
+BENCH_DEPS := podman:podman hyperfine:hyperfine
+
+.PHONY: all deps test-deps bench-deps build test unit integration demo bench clean
+
+all: build
+
+define apt_missing
+	@missing=""; for pair in $(1); do bin=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$bin >/dev/null 2>&1 || [ -x /usr/sbin/$$bin ] || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi
+endef
+
+deps:
+	$(call apt_missing,$(DEPS))
+
+test-deps: deps
+	$(call apt_missing,$(TEST_DEPS))
+
+bench-deps: test-deps
+	$(call apt_missing,$(BENCH_DEPS))
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+build: node_modules/.installed
+	$(NODE_BIN)/tsc -p tsconfig.json
+	@chmod +x bin/berth
+
+unit: build
+	node --test --test-concurrency=2 $$(find dist/test/unit -name '*.test.js' | sort)
+
+integration: build test-deps
+	node --test --test-concurrency=1 $$(find dist/test/integration -name '*.test.js' | sort)
+
+test: build test-deps
+	node --test --test-concurrency=2 $$(find dist/test/unit -name '*.test.js' | sort)
+	node --test --test-concurrency=1 $$(find dist/test/integration -name '*.test.js' | sort)
+
+demo: build test-deps
+	bash scripts/demo.sh
+
+bench: build bench-deps
+	node dist/bench/run.js
+
+clean:
+	rm -rf dist
