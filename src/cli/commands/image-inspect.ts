@@ -1,0 +1,17 @@
+import type { Command } from "commander";
+import { engineFor } from "../context.js";
+import { renderTemplate } from "../format.js";
+
+export function register(parent: Command, name = "inspect"): void {
+  parent
+    .command(`${name} <image...>`)
+    .description("Show image details as JSON")
+    .option("-f, --format <template>", "Go-style template, e.g. '{{.Id}}' or '{{json .Config}}'")
+    .action(async (names: string[], o, cmd: Command) => {
+      const engine = await engineFor(cmd);
+      const docs = [];
+      for (const n of names) docs.push(await engine.images.inspect(n));
+      if (o.format) process.stdout.write(docs.map((d) => renderTemplate(o.format, d) + "\n").join(""));
+      else process.stdout.write(JSON.stringify(docs, null, 4) + "\n");
+    });
+}
