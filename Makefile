@@ -5,7 +5,7 @@ NODE_BIN := node_modules/.bin
 DEPS := runc:runc crun:crun conmon:conmon catatonit:catatonit ip:iproute2 nft:nftables openssl:openssl \
         setfattr:attr zstd:zstd script:bsdutils
 TEST_DEPS := docker-registry:docker-registry skopeo:skopeo umoci:umoci busybox:busybox-static
-BENCH_DEPS := podman:podman hyperfine:hyperfine
+BENCH_DEPS := podman:podman /usr/bin/time:time
 
 .PHONY: all deps test-deps bench-deps build test unit integration demo bench clean
 
@@ -46,7 +46,7 @@ test: build test-deps
 	node --test --test-concurrency=1 $$(find dist/test/integration -name '*.test.js' | sort)
 
 demo: build test-deps
-	bash scripts/demo.sh
+	node dist/scripts/demo.js
 
 bench: build bench-deps
 	node dist/bench/run.js

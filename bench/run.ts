@@ -1,0 +1,142 @@
+/**
+ * `make bench`: berth side by side with its peers in one run, medians and ratios.
+ * Pull: a ~200 MB, 5-layer image from a local docker-registry into an empty store, 5 runs each of
+ * berth, `podman pull` and `skopeo copy` (to an OCI dir). Images: `berth images` with 200 images.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync, statSync, readdirSync } from "node:fs";
+
+import { join, resolve } from "node:path";
+import { Readable } from "node:stream";
+import { pack } from "tar-stream";
+import { startRegistry } from "../test/helpers/registry.js";
+import { bigImage, pushLayout } from "../test/helpers/fixtures.js";
+import { Engine } from "../src/engine/engine.js";
+
+const BERTH = resolve(import.meta.dirname, "../../bin/berth");
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const work = mkdtempSync(join("/var/tmp", "berth-bench-"));
+
+interface Sample {
+  secs: number;
+  rssKiB: number;
+}
+
+/** Run a command under GNU time; returns wall seconds and peak RSS of the process tree's largest member. */
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Sample {
+  const r = spawnSync("/usr/bin/time", ["-f", "%e %M", cmd, ...args], { env, encoding: "utf8", maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+  const last = r.stderr.trim().split("\n").pop()!;
+  const [secs, rss] = last.split(" ").map(Number);
+  return { secs: secs!, rssKiB: rss! };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+function dirBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) n += statSync(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)).size;
+  }
+  return n;
+}
+
+async function benchPull(): Promise<string[]> {
+  const reg = await startRegistry("http");
+  const lines: string[] = [];
+  try {
+    const layout = await bigImage(join(work, "layout"), { layers: 5, totalMB: 200, seed: 7 });
+    await pushLayout(layout, { host: reg.host, repo: "bench/big", tag: "v1", tls: false });
+    const ref = `${reg.host}/bench/big:v1`;
+    const compressedMB = dirBytes(join(work, "layout", "blobs")) / 1e6;
+    const podmanConf = join(work, "containers.conf");
+    writeFileSync(podmanConf, "[containers]\ndefault_ulimits = []\n[engine]\nevents_logger = \"file\"\n");
+    const tools: Record<string, () => Sample> = {
+      berth: () => {
+        const d = mkdtempSync(join(work, "b-"));
+        try {
+          return timed(BERTH, ["--root", join(d, "root"), "--runroot", join(d, "run"), "pull", "-q", ref]);
+        } finally {
+          rmSync(d, { recursive: true, force: true });
+        }
+      },
+      podman: () => {
+        const d = mkdtempSync(join(work, "p-"));
+        try {
+          return timed("podman", ["--root", join(d, "root"), "--runroot", join(d, "run"), "--storage-driver", "overlay", "pull", "-q", "--tls-verify=false", ref], { ...process.env, CONTAINERS_CONF: podmanConf });
+        } finally {
+          spawnSync("podman", ["--root", join(d, "root"), "--runroot", join(d, "run"), "--storage-driver", "overlay", "system", "reset", "-f"], { env: { ...process.env, CONTAINERS_CONF: podmanConf } });
+          spawnSync("umount", ["-R", join(d, "root", "overlay")]);
+          rmSync(d, { recursive: true, force: true });
+        }
+      },
+      skopeo: () => {
+        const d = mkdtempSync(join(work, "s-"));
+        try {
+          return timed("skopeo", ["copy", "-q", "--src-tls-verify=false", `docker://${ref}`, `oci:${join(d, "oci")}:v1`]);
+        } finally {
+          rmSync(d, { recursive: true, force: true });
+        }
+      },
+    };
+    const results: Record<string, Sample[]> = { berth: [], podman: [], skopeo: [] };
+    // Interleave the tools so that drift in the machine's state hits all of them alike.
+    for (let i = 0; i < RUNS; i++) for (const [name, run] of Object.entries(tools)) results[name]!.push(run());
+    const med = (n: string) => median(results[n]!.map((s) => s.secs));
+    const rss = (n: string) => median(results[n]!.map((s) => s.rssKiB)) / 1024;
+    lines.push(`pull ${compressedMB.toFixed(0)} MB (compressed), 5 layers, local registry, median of ${RUNS}`);
+    lines.push("| tool | wall time (s) | MB/s | peak RSS (MiB) | vs podman |", "|---|---|---|---|---|");
+    for (const n of ["berth", "podman", "skopeo"]) {
+      lines.push(`| ${n} | ${med(n).toFixed(2)} | ${(compressedMB / med(n)).toFixed(0)} | ${rss(n).toFixed(0)} | ${(med(n) / med("podman")).toFixed(2)}x |`);
+    }
+    lines.push(`runs (s): ${Object.entries(results).map(([n, s]) => `${n} ${s.map((x) => x.secs.toFixed(2)).join(" ")}`).join("; ")}`);
+  } finally {
+    await reg.stop();
+  }
+  return lines;
+}
+
+async function tinyRootfs(i: number): Promise<Readable> {
+  const p = pack();
+  p.entry({ name: "id", mode: 0o644 }, `image ${i}\n`);
+  p.finalize();
+  return p as unknown as Readable;
+}
+
+async function benchImages(): Promise<string[]> {
+  const d = mkdtempSync(join(work, "i-"));
+  const root = join(d, "root");
+  const runroot = join(d, "run");
+  try {
+    const engine = await Engine.open({ root, runroot });
+    for (let i = 0; i < 200; i++) await engine.images.import(await tinyRootfs(i), { name: `bench/img${i}:v${i}` });
+    engine.close();
+    const samples: number[] = [];
+    for (let i = 0; i < 20; i++) samples.push(timed(BERTH, ["--root", root, "--runroot", runroot, "images"]).secs);
+    const count = execFileSync(BERTH, ["--root", root, "--runroot", runroot, "images", "-q"], { encoding: "utf8" }).trim().split("\n").length;
+    return [`\`berth images\` with ${count} images: median ${(median(samples) * 1000).toFixed(0)} ms of 20 runs (goal < 150 ms)`];
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  const out: string[] = [`machine: ${execFileSync("nproc").toString().trim()} cores, ${(Number(execFileSync("awk", ["/MemTotal/ {print $2}", "/proc/meminfo"]).toString()) / 1048576).toFixed(0)} GiB, kernel ${execFileSync("uname", ["-r"]).toString().trim()}, node ${process.version}`];
+  out.push(`podman ${execFileSync("podman", ["--version"]).toString().trim()}, ${execFileSync("skopeo", ["--version"]).toString().trim()}`);
+  try {
+    if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY === "pull") out.push(...(await benchPull()));
+    if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY === "images") out.push(...(await benchImages()));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  console.log(out.join("\n"));
+}
+
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
