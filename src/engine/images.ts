@@ -54,6 +54,8 @@ export interface ImageInspect {
   ManifestMediaType: string;
   Layers: { Digest: string; MediaType: string; Size: number; DiffID: string; ChainID: string }[];
   History: unknown[];
+  /** The snapshot dirs, top layer first, as overlayfs lower dirs (Docker's GraphDriver shape). */
+  GraphDriver: { Name: "overlay"; Data: { LowerDir: string } };
 }
 
 /** Image operations of the engine. Heavy modules (registry client, unpacker, archives) load on first use. */
@@ -117,6 +119,7 @@ export class Images {
       ManifestMediaType: img.manifestMediaType,
       Layers: img.layers.map((l) => ({ Digest: l.blobDigest, MediaType: l.mediaType, Size: l.blobSize, DiffID: l.diffId, ChainID: l.chainId })),
       History: config.history ?? [],
+      GraphDriver: { Name: "overlay", Data: { LowerDir: img.layers.map((l) => this.store.snapshots.get(l.chainId)?.dir ?? "").reverse().join(":") } },
     };
   }
 
