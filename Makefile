@@ -4,7 +4,7 @@ NODE_BIN := node_modules/.bin
 # binary -> Debian package; installed only when the binary is missing.
 DEPS := runc:runc crun:crun conmon:conmon catatonit:catatonit ip:iproute2 nft:nftables openssl:openssl \
         setfattr:attr zstd:zstd script:bsdutils
-TEST_DEPS := docker-registry:docker-registry skopeo:skopeo umoci:umoci busybox:busybox-static
+TEST_DEPS := docker-registry:docker-registry skopeo:skopeo umoci:umoci busybox:busybox-static htpasswd:apache2-utils
 BENCH_DEPS := podman:podman /usr/bin/time:time
 
 .PHONY: all deps test-deps bench-deps build test unit integration demo bench clean

@@ -257,14 +257,9 @@ export class RegistryClient {
     let failures = 0;
     let resumes = 0;
     if (pos > size) throw precondition(`${what}: offset ${pos} is beyond its size ${size}`);
-    while (pos < size || (size === 0 && resumes === 0 && pos === 0 && failures === 0 && !(resumes = 1))) {
-      let res: Response;
-      try {
-        res = await this.send(`/v2/${path}/blobs/${desc.digest}`, { headers: pos > 0 ? { range: `bytes=${pos}-` } : {}, repo: path });
-      } catch (e) {
-        // send() already retried transient failures; what reaches here is final.
-        throw e;
-      }
+    while (pos < size) {
+      // send() retries transient failures of the request itself; failures while reading the body resume below.
+      const res = await this.send(`/v2/${path}/blobs/${desc.digest}`, { headers: pos > 0 ? { range: `bytes=${pos}-` } : {}, repo: path });
       let skip = 0;
       if (res.statusCode === 206) {
         const m = /^bytes (\d+)-(\d+)?/.exec(header(res.headers, "content-range") ?? "");
@@ -485,7 +480,6 @@ export class RegistryClient {
       if (s === 401 && sameOrigin) {
         const www = header(res.headers, "www-authenticate");
         await drain(res);
-        const before = this.challenge;
         if (!reauthed && www) {
           reauthed = true;
           this.learnChallenge(www);
@@ -495,8 +489,9 @@ export class RegistryClient {
         }
         const creds = this.credentials();
         if (!creds) throw this.authRequired(o.repo);
-        if (this.challenge?.scheme === "bearer" && before?.scheme === "bearer") {
-          // The token server accepted the credentials but the registry refused the token for this repository.
+        if (this.challenge?.scheme === "bearer") {
+          // The token server accepted the credentials (or fetchToken would have thrown) but the registry
+          // refused the token for this repository.
           throw denied(`access to ${this.domain}/${o.repo ?? ""} denied: the repository does not exist or the account may not pull it`);
         }
         throw denied(`invalid username or password for ${this.domain}`);

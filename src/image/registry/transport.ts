@@ -145,10 +145,39 @@ export function loadTlsMaterial(domain: string, opts: { certDir?: string; certsD
   return m;
 }
 
-/** undici/tls connect options. Node's `ca` replaces the default trust store, so system roots are prepended. */
+const HOST_BUNDLES = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"];
+let systemRoots: string[] | undefined;
+
+/**
+ * The default trust store: Node's bundled roots, the host's CA bundle (where admins add their own CAs),
+ * and the extra CA file bin/berth took over from NODE_EXTRA_CA_CERTS. Read once, on the first TLS use.
+ */
+export function systemCaCerts(): string[] {
+  if (systemRoots) return systemRoots;
+  const extra: string[] = [];
+  const host = HOST_BUNDLES.find((f) => {
+    try {
+      return statSync(f).isFile();
+    } catch {
+      return false;
+    }
+  });
+  for (const f of [host, process.env.BERTH_EXTRA_CA_CERTS]) {
+    if (!f) continue;
+    try {
+      extra.push(readFileSync(f, "utf8"));
+    } catch {
+      /* an unreadable optional bundle only narrows trust */
+    }
+  }
+  systemRoots = [...rootCertificates, ...extra];
+  return systemRoots;
+}
+
+/** undici/tls connect options. Node's `ca` replaces the default trust store, so the system roots are prepended. */
 export function tlsConnectOptions(m: TlsMaterial, policy: TransportPolicy): { ca?: string[]; cert?: string; key?: string; rejectUnauthorized: boolean } {
   const o: { ca?: string[]; cert?: string; key?: string; rejectUnauthorized: boolean } = { rejectUnauthorized: !policy.skipVerify };
-  if (m.ca.length) o.ca = [...rootCertificates, ...m.ca];
+  o.ca = [...systemCaCerts(), ...m.ca];
   if (m.cert && m.key) {
     o.cert = m.cert;
     o.key = m.key;
