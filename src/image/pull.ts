@@ -166,9 +166,9 @@ async function fetchLayer(
    * and, if its digest does not match, report that (naming the digest) instead of the tar error.
    */
   async function blobFault(e: unknown): Promise<unknown> {
-    if (netDone || (e instanceof BerthError && e.code === "UNAVAILABLE")) return e;
+    if (e instanceof BerthError && e.code === "UNAVAILABLE") return e;
     try {
-      for await (const chunk of net as AsyncIterable<Buffer>) await writer.write(chunk);
+      if (!netDone) for await (const chunk of net as AsyncIterable<Buffer>) await writer.write(chunk);
       await writer.commit();
     } catch (verify) {
       if (verify instanceof BerthError && /digest mismatch|larger than|has \d+ bytes/.test(verify.message)) return verify;

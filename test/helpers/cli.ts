@@ -34,9 +34,17 @@ export class Sandbox {
     return r.stdout;
   }
 
-  async runAsync(a: string[]): Promise<Run> {
+  /** For tests whose servers live in this process (a token server): spawnSync would starve them. */
+  async okAsync(a: string[]): Promise<string> {
+    const r = await this.runAsync(a);
+    if (r.code !== 0) throw new Error(`berth ${a.join(" ")} exited ${r.code}: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  async runAsync(a: string[], input = ""): Promise<Run> {
     return new Promise((res) => {
       const p = spawn(BERTH, this.args(a));
+      p.stdin.end(input);
       let stdout = "";
       let stderr = "";
       p.stdout.on("data", (d) => (stdout += d));

@@ -134,15 +134,15 @@ describe("bearer tokens", () => {
   });
   after(async () => reg?.stop());
 
-  test("anonymous token for a public repo; credentials for a private one", () => {
+  test("anonymous token for a public repo; credentials for a private one", async () => {
     const s = sandbox();
     const authfile = join(s.dir, "auth.json");
-    s.ok(["pull", "--cert-dir", caDir, "--authfile", authfile, `${reg.host}/public/busybox:1`]);
-    const anon = s.run(["pull", "--cert-dir", caDir, "--authfile", authfile, `${reg.host}/team/busybox:1`]);
+    await s.okAsync(["pull", "--cert-dir", caDir, "--authfile", authfile, `${reg.host}/public/busybox:1`]);
+    const anon = await s.runAsync(["pull", "--cert-dir", caDir, "--authfile", authfile, `${reg.host}/team/busybox:1`]);
     assert.equal(anon.code, 125);
     assert.match(anon.stderr, /authentication required|denied/);
-    s.ok(["login", "--cert-dir", caDir, "--authfile", authfile, "-u", reg.username!, "-p", reg.password!, reg.host]);
-    s.ok(["pull", "--cert-dir", caDir, "--authfile", authfile, `${reg.host}/team/busybox:1`]);
+    await s.okAsync(["login", "--cert-dir", caDir, "--authfile", authfile, "-u", reg.username!, "-p", reg.password!, reg.host]);
+    await s.okAsync(["pull", "--cert-dir", caDir, "--authfile", authfile, `${reg.host}/team/busybox:1`]);
     assert.ok(reg.tokenRequests.some((r) => r.authenticated && r.scopes.some((sc) => sc.includes("team/busybox:pull"))));
   });
 });
