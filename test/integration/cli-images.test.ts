@@ -89,12 +89,16 @@ describe("archives", () => {
     assert.equal(t.run(["load", "-i", join(t.dir, "missing.tar")]).stderr.includes("missing.tar"), true);
   });
 
-  test("pull --export writes an archive skopeo reads", () => {
+  test("pull --export writes an archive skopeo reads; .gz exports load back", () => {
     const s = sandbox();
-    const out = join(s.dir, "exported.tar.gz");
+    const out = join(s.dir, "exported.tar");
     s.ok(["pull", "-q", "--export", out, ref]);
     const info = JSON.parse(execFileSync("skopeo", ["inspect", `docker-archive:${out}`], { encoding: "utf8" }));
     assert.equal(info.Architecture, "amd64");
+    const gz = join(s.dir, "exported.tar.gz");
+    s.ok(["pull", "-q", "--export", gz, ref]);
+    const t = sandbox();
+    assert.match(t.ok(["load", "-i", gz]), new RegExp(`Loaded image: ${ref}`));
   });
 
   test("import makes a one-layer image with --change values", async () => {

@@ -30,8 +30,6 @@ export class Node {
   opaque = false;
   /** Created on disk yet? Special files and whiteouts are created in a batch later. */
   created = true;
-  /** Settles (never rejects) when the pending content write of a regular file is done. */
-  job: Promise<void> | null = null;
   /** Xattrs to set at the end of the layer. */
   xattrs: Map<string, Buffer> | null = null;
   /** For dirs: owner group and whether setgid is set, to predict the group of new children. */
@@ -126,16 +124,5 @@ export class Tree {
     const n = new Node(name, parent, kind);
     parent.children!.set(name, n);
     return n;
-  }
-
-  /** Nodes below `n` (not `n` itself) that still have a pending content write. */
-  *pendingJobsUnder(n: Node): Generator<Promise<void>> {
-    if (!n.children) return;
-    const stack = [...n.children.values()];
-    while (stack.length) {
-      const c = stack.pop()!;
-      if (c.job) yield c.job;
-      if (c.children) stack.push(...c.children.values());
-    }
   }
 }
