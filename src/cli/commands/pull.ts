@@ -24,8 +24,10 @@ export function register(parent: Command, name = "pull"): void {
         renderer.stop();
         process.off("SIGINT", onSigint);
       }
-      if (o.export) await engine.images.saveToFile([img.id], o.export, { format: o.exportFormat, gzip: String(o.export).endsWith(".gz") });
+      // Export under the pulled name, so the archive carries its tag.
+      const parsed = parseReference(image);
+      if (o.export) await engine.images.saveToFile([parsed.tag ? formatReference({ ...parsed, digest: undefined }) : img.id], o.export, { format: o.exportFormat, gzip: String(o.export).endsWith(".gz") });
       if (o.quiet) process.stdout.write(`${img.id}\n`);
-      else process.stdout.write(`Digest: ${img.repoDigests[0]?.split("@")[1] ?? img.manifestDigest}\nImage: ${img.id}\n${formatReference(parseReference(image))}\n`);
+      else process.stdout.write(`Digest: ${img.repoDigests[0]?.split("@")[1] ?? img.manifestDigest}\nImage: ${img.id}\n${formatReference(parsed)}\n`);
     });
 }
