@@ -31,7 +31,7 @@ export class Engine {
   static async open(opts: EngineOptions = {}): Promise<Engine> {
     const root = opts.root ?? process.env.BERTH_ROOT ?? DEFAULT_ROOT;
     const runroot = opts.runroot ?? process.env.BERTH_RUNROOT ?? DEFAULT_RUNROOT;
-    const config = typeof opts.config === "object" ? opts.config : loadConfig(opts.config);
+    const config = typeof opts.config === "object" ? opts.config : await loadConfig(opts.config);
     const log = opts.log ?? createLogger(opts.logLevel ?? "warn");
     mkdirSync(runroot, { recursive: true, mode: 0o700 });
     const store = await ImageStore.open(root);

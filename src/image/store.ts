@@ -1,7 +1,8 @@
 import type { Readable } from "node:stream";
 import { chainIds, isDigest, type Digest } from "../core/digest.js";
 import { conflict, invalid, notFound } from "../core/errors.js";
-import { layerCompression, parseImageConfig, parseManifestBytes, type ImageConfig, type Manifest } from "../core/oci.js";
+import { layerCompression } from "../core/media-types.js";
+import type { ImageConfig, Manifest } from "../core/oci.js";
 import { familiarName, formatReference, parseReference, repositoryOf, type Reference } from "../core/reference.js";
 import { ContentStore } from "../store/content.js";
 import { openDb, type Db } from "../store/db.js";
@@ -71,12 +72,14 @@ export class ImageStore implements ImageWriter, ImageReader {
   }
 
   async readManifest(d: Digest): Promise<{ manifest: Manifest; mediaType: string }> {
+    const { parseManifestBytes } = await import("../core/oci.js");
     const p = parseManifestBytes(await this.content.read(d));
     if (p.kind !== "manifest") throw invalid(`blob ${d} is an image index, not an image manifest`);
     return { manifest: p.manifest, mediaType: p.mediaType };
   }
 
   async readConfig(id: Digest): Promise<ImageConfig> {
+    const { parseImageConfig } = await import("../core/oci.js");
     return parseImageConfig(await this.content.read(id));
   }
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BerthError, type ErrorCode } from "../../src/core/errors.js";
 import type { Digest } from "../../src/core/digest.js";
-import { configSchema } from "../../src/engine/config.js";
+import { defaultConfig } from "../../src/engine/config.js";
 import { RegistryClient, type RegistryClientOptions } from "../../src/image/registry/index.js";
 import { storeCredentials } from "../../src/image/registry/auth-file.js";
 import { blobDataPath, pushBlob, pushImage, pushManifest, sha256Digest, startRegistry, type PushedImage, type TestRegistry } from "../helpers/registry.js";
@@ -17,7 +17,7 @@ const clients: RegistryClient[] = [];
 /** A client that never reads the real user's auth files or /etc certs.d. */
 function client(reg: TestRegistry, extra: Partial<RegistryClientOptions> = {}): RegistryClient {
   const c = new RegistryClient(reg.host, {
-    config: configSchema.parse({}),
+    config: defaultConfig(),
     authfile: join(tmp, "no-such-auth.json"),
     certsDirs: [],
     retry: { baseDelayMs: 10 },
@@ -116,7 +116,7 @@ describe("registry client: plain HTTP registry on 127.0.0.1", () => {
         s.close(() => resolve(p));
       });
     });
-    const c = new RegistryClient(`127.0.0.1:${port}`, { config: configSchema.parse({}), certsDirs: [], authfile: join(tmp, "x.json") });
+    const c = new RegistryClient(`127.0.0.1:${port}`, { config: defaultConfig(), certsDirs: [], authfile: join(tmp, "x.json") });
     clients.push(c);
     await assert.rejects(c.getManifest("a", "b"), berthError("UNAVAILABLE", new RegExp(`^cannot reach registry 127\\.0\\.0\\.1:${port}: connection refused$`)));
   });
@@ -154,7 +154,7 @@ describe("registry client: TLS registry", () => {
   });
 
   it("skips verification for registries.insecure and --tls-verify=false only", async () => {
-    const listed = client(reg, { config: configSchema.parse({ registries: { insecure: [reg.host] } }) });
+    const listed = client(reg, { config: { ...defaultConfig(), registries: { insecure: [reg.host], mirrors: {} } } });
     assert.equal((await listed.getManifest("lab/tls", "v1")).digest, img.manifestDigest);
     assert.equal((await client(reg, { tlsVerify: false }).getManifest("lab/tls", "v1")).digest, img.manifestDigest);
     await assert.rejects(client(reg, { tlsVerify: true }).ping(), berthError("FAILED_PRECONDITION", /not trusted/));

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BerthError } from "../../src/core/errors.js";
-import { configSchema } from "../../src/engine/config.js";
+import { defaultConfig } from "../../src/engine/config.js";
 import { login, logout, RegistryClient } from "../../src/image/registry/index.js";
 import { pushImage, startRegistry, type TestRegistry } from "../helpers/registry.js";
 
@@ -19,7 +19,7 @@ for (const mode of ["basic", "token"] as const) {
       await pushImage(reg, "team/app", "v1", { layers: [Buffer.from("x")] });
     });
     after(async () => reg?.stop());
-    const opts = (authfile: string) => ({ config: configSchema.parse({}), certsDirs: [reg.certsDir!], authfile });
+    const opts = (authfile: string) => ({ config: defaultConfig(), certsDirs: [reg.certsDir!], authfile });
 
     it("a wrong password is PERMISSION_DENIED and writes nothing", async () => {
       const authfile = join(tmp, mode, "bad", "auth.json");
@@ -70,7 +70,7 @@ describe("login to a registry without auth", () => {
   after(async () => reg?.stop());
   it("succeeds and stores the credentials", async () => {
     const authfile = join(tmp, "noauth", "auth.json");
-    await login(reg.host, { username: "any", password: "thing" }, { config: configSchema.parse({}), certsDirs: [], authfile });
+    await login(reg.host, { username: "any", password: "thing" }, { config: defaultConfig(), certsDirs: [], authfile });
     assert.ok(JSON.parse(readFileSync(authfile, "utf8")).auths[reg.host]);
   });
 });

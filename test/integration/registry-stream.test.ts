@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { BerthError, type ErrorCode } from "../../src/core/errors.js";
 import type { Digest } from "../../src/core/digest.js";
-import { configSchema } from "../../src/engine/config.js";
+import { defaultConfig } from "../../src/engine/config.js";
 import { RegistryClient, type RegistryClientOptions } from "../../src/image/registry/index.js";
 import { pushBlob, sha256Digest, startRegistry, type TestRegistry } from "../helpers/registry.js";
 
@@ -19,7 +19,7 @@ const servers: (Server | http.Server)[] = [];
 
 function client(host: string, extra: Partial<RegistryClientOptions> = {}): RegistryClient {
   const c = new RegistryClient(host, {
-    config: configSchema.parse({}),
+    config: defaultConfig(),
     authfile: join(tmp, "no-such-auth.json"),
     certsDirs: [],
     retry: { baseDelayMs: 5, maxDelayMs: 50 },

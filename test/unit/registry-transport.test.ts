@@ -4,12 +4,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rootCertificates } from "node:tls";
-import { configSchema } from "../../src/engine/config.js";
+import { defaultConfig } from "../../src/engine/config.js";
 import { isListedInsecure, isLoopbackHost, loadTlsMaterial, transportPolicy } from "../../src/image/registry/index.js";
 import { systemCaCerts, tlsConnectOptions } from "../../src/image/registry/transport.js";
 import { BerthError } from "../../src/core/errors.js";
 
-const cfg = (insecure: string[] = []) => configSchema.parse({ registries: { insecure } });
+const cfg = (insecure: string[] = []) => ({ ...defaultConfig(), registries: { insecure, mirrors: {} } });
 
 describe("scheme / insecure decision", () => {
   it("recognises loopback hosts", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, readdirSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, rmSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -72,15 +72,14 @@ test("leases of dead processes are reaped", () => {
   db.close();
 });
 
-test("config file: defaults, validation, clear errors", () => {
+test("config file: defaults, validation, clear errors", async () => {
   const d = tmp();
   const f = join(d, "berth.yaml");
   writeFileSync(f, "registries:\n  insecure: [\"reg.lan:5000\"]\n");
-  assert.deepEqual(loadConfig(f).registries.insecure, ["reg.lan:5000"]);
+  assert.deepEqual((await loadConfig(f)).registries.insecure, ["reg.lan:5000"]);
   writeFileSync(f, "registries:\n  insecur: []\n");
-  assert.throws(() => loadConfig(f), /registries: Unrecognized key/);
+  await assert.rejects(loadConfig(f), /registries: Unrecognized key/);
   writeFileSync(f, "a: [\n");
-  assert.throws(() => loadConfig(f), /not valid YAML/);
-  assert.throws(() => loadConfig(join(d, "missing.yaml")), /cannot read config file/);
-  mkdirSync(join(d, "x"));
+  await assert.rejects(loadConfig(f), /not valid YAML/);
+  await assert.rejects(loadConfig(join(d, "missing.yaml")), /cannot read config file/);
 });

@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { formatReference, parseReference } from "../../core/reference.js";
 import { engineFor, registryAccess, withRegistryFlags } from "../context.js";
-import { pullRenderer } from "../progress.js";
 
 export function register(parent: Command, name = "pull"): void {
   withRegistryFlags(parent.command(`${name} <image>`))
@@ -13,6 +12,7 @@ export function register(parent: Command, name = "pull"): void {
     .action(async (image: string, o, cmd: Command) => {
       const engine = await engineFor(cmd);
       const access = registryAccess(o);
+      const { pullRenderer } = await import("../progress.js");
       const renderer = pullRenderer(process.stdout, !!o.quiet);
       const abort = new AbortController();
       const onSigint = () => abort.abort(new Error("interrupted"));

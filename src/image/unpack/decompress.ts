@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { Duplex, Transform, type TransformCallback } from "node:stream";
-import { createGunzip, type ZlibOptions } from "node:zlib";
+import * as zlib from "node:zlib";
+import type { ZlibOptions } from "node:zlib";
 import type { Compression } from "../../core/oci.js";
 import { invalid, precondition } from "../../core/errors.js";
 
@@ -9,8 +10,9 @@ import { invalid, precondition } from "../../core/errors.js";
  * libuv's pool, and every job costs a cross-thread wakeup that is expensive in a VM. Feeding 1 MiB inputs
  * and taking 1 MiB outputs made gunzip ~35% faster than 64 KiB network-sized chunks.
  */
-const CHUNK = Number(process.env.BERTH_GZ_CHUNK ?? 1 << 20);
-const HIGH_WATER = Number(process.env.BERTH_GZ_HWM ?? 4 << 20);
+const CHUNK = 1 << 20;
+const HIGH_WATER = 4 << 20;
+const COALESCE = 256 << 10;
 
 /** Coalesce small input chunks into ~`min`-byte ones (a pass-through for chunks already that big). */
 class Coalesce extends Transform {
@@ -53,30 +55,36 @@ export function decompressor(compression: Compression): Decompressor {
   switch (compression) {
     case "none":
       return { stages: [], finished: async () => {}, explain: async (e) => e };
-    case "gzip": {
-      const gz = createGunzip({ chunkSize: CHUNK, highWaterMark: HIGH_WATER } as ZlibOptions);
-      return {
-        stages: process.env.BERTH_GZ_NOCOAL ? [gz] : [new Coalesce(Number(process.env.BERTH_GZ_IN ?? CHUNK)), gz],
-        finished: async () => {},
-        explain: async (e) => {
-          gz.destroy();
-          const code = (e as NodeJS.ErrnoException | undefined)?.code;
-          if (typeof code === "string" && code.startsWith("Z_")) return invalid(`layer is not valid gzip: ${(e as Error).message}`, e);
-          return e;
-        },
-      };
+    case "gzip":
+      return inProcess(zlib.createGunzip({ chunkSize: CHUNK, highWaterMark: HIGH_WATER } as ZlibOptions), "gzip");
+    case "zstd": {
+      // Node >= 22.15 has zstd in zlib: in-process, no pipe hops. Node 20 does not; use the binary.
+      const native = (zlib as unknown as { createZstdDecompress?: (o: ZlibOptions) => Duplex }).createZstdDecompress;
+      return native ? inProcess(native({ chunkSize: CHUNK, highWaterMark: HIGH_WATER } as ZlibOptions), "zstd") : zstdProcess();
     }
-    case "zstd":
-      return zstd();
     default:
       throw invalid(`unsupported layer compression "${String(compression)}"`);
   }
 }
 
+/** A zlib-family decompressor: its own errors mean a corrupt blob. */
+function inProcess(z: Duplex, name: string): Decompressor {
+  let own: unknown = null;
+  z.once("error", (e) => (own = e));
+  return {
+    stages: [new Coalesce(COALESCE), z],
+    finished: async () => {},
+    explain: async (e) => {
+      z.destroy();
+      return e === own ? invalid(`layer is not valid ${name}: ${(e as Error).message}`, e) : e;
+    },
+  };
+}
+
 const NO_ZSTD = "the zstd binary is needed to unpack zstd layers; install the zstd package";
 
 /** Node 20 has no zstd: stream through the zstd binary. */
-function zstd(): Decompressor {
+function zstdProcess(): Decompressor {
   let spawnError: NodeJS.ErrnoException | null = null;
   let stderr = "";
   const child = spawn("zstd", ["-d", "-c", "-q"], { stdio: ["pipe", "pipe", "pipe"] });
