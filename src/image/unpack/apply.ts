@@ -5,7 +5,7 @@ import { pipeline } from "node:stream/promises";
 import type { Digest } from "../../core/digest.js";
 import { BerthError, internal, invalid, precondition, unavailable } from "../../core/errors.js";
 import { AncestorGuard, runHelper } from "./batch.js";
-import { decompressor } from "./decompress.js";
+import { decompressor, type Decompressor } from "./decompress.js";
 import { classifyWhiteout, displayName, escapeDumpPath, isAcceptableXattrName, isOverlayPrivateXattr, normalizeEntryPath, shQuote } from "./paths.js";
 import { TarReader, TarType, type TarEntry, type TarSink } from "./tar-reader.js";
 import { Node, Tree } from "./tree.js";
@@ -34,16 +34,20 @@ export interface ApplyResult {
 export async function applyLayer(source: Readable, target: string, opts: ApplyOptions): Promise<ApplyResult> {
   const signal = opts.signal;
   let ex: Extractor;
+  let dec: Decompressor;
   try {
     signal?.throwIfAborted();
     ex = await Extractor.open(target, signal);
+    dec = decompressor(opts.compression);
   } catch (err) {
     source.destroy();
     throw err;
   }
+  // The caller's own stream failing (network, its digest check) is its error: passed through unchanged.
+  let sourceError: unknown = null;
+  source.once("error", (e) => (sourceError = e));
   const hash = createHash("sha256");
   const reader = new TarReader(ex);
-  const dec = decompressor(opts.compression);
   const consume = async (input: AsyncIterable<Buffer>): Promise<void> => {
     for await (const chunk of input) {
       hash.update(chunk);
@@ -65,6 +69,7 @@ export async function applyLayer(source: Readable, target: string, opts: ApplyOp
     const explained = await dec.explain(err);
     ex.abort();
     if (signal?.aborted) throw signal.reason;
+    if (err === sourceError) throw err;
     throw explained instanceof BerthError ? explained : internal(`unpacking layer: ${(explained as Error)?.message ?? String(explained)}`, explained);
   }
 }
@@ -481,6 +486,12 @@ class Extractor implements TarSink {
   abort(): void {
     const c = this.cur;
     this.cur = null;
-    if (c) fs.closeSync(c.fd);
+    if (c) {
+      try {
+        fs.closeSync(c.fd);
+      } catch {
+        /* already failing; the original error is what matters */
+      }
+    }
   }
 }
