@@ -31,14 +31,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# tsc type-checks and emits the library and the tests; the CLI runs from an esbuild bundle because
-# resolving and compiling ~80 ES modules costs more start-up time than the work of `berth images`.
+# tsc type-checks and emits the library and the tests; the CLI runs from a one-file bundle
+# (scripts/bundle.mjs says why).
 build: node_modules/.installed
 	$(NODE_BIN)/tsc -p tsconfig.json
 	rm -rf dist/bundle
-	$(NODE_BIN)/esbuild src/cli/run.ts --bundle --splitting --format=esm --platform=node --target=node20 \
-	  --outdir=dist/bundle --external:better-sqlite3 --log-level=warning \
-	  --banner:js="import{createRequire as __berthRequire}from'node:module';const require=__berthRequire(import.meta.url);"
+	node scripts/bundle.mjs
 	@chmod +x bin/berth
 
 unit: build

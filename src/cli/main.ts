@@ -69,7 +69,8 @@ export async function main(argv: string[]): Promise<void> {
         process.stderr.write(`Error: ${msg}\n`);
         if (!(e instanceof BerthError) && process.env.BERTH_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
       }
-      code = exitCodeOf(e);
+      // An interrupted command exits as shells expect (128 + SIGINT).
+      code = typeof (e as { exitCode?: unknown }).exitCode === "number" ? (e as { exitCode: number }).exitCode : exitCodeOf(e);
     }
   } finally {
     closeEngine();

@@ -1,4 +1,4 @@
-/** Process entry point of the CLI (bin/berth execs this). */
+/** Process entry point of the CLI (bin/berth execs the bundle built from this file). */
 import { main } from "./main.js";
 
-await main(process.argv);
+void main(process.argv);

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { lazyCrypto } from "./lazy.js";
 import { invalid } from "./errors.js";
 
 /** An OCI content digest, `algorithm:hex`. Only sha256 and sha512 are accepted, as the image spec registers. */
@@ -34,7 +34,7 @@ export function digestHex(d: Digest): string {
 }
 
 export function sha256(data: string | Uint8Array): Digest {
-  return `sha256:${createHash("sha256").update(data).digest("hex")}`;
+  return `sha256:${lazyCrypto().createHash("sha256").update(data).digest("hex")}`;
 }
 
 /** Chain IDs identify a stack of layers: chain(L0) = diffid(L0); chain(Ln) = sha256(chain(Ln-1) + " " + diffid(Ln)). */

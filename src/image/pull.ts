@@ -116,6 +116,13 @@ async function fetchLayer(
   const resumedAt = writer.offset;
   emit({ type: "layer", digest: l.blobDigest, size: l.blobSize, status: "downloading" });
   const net = client.blobStream(ref.path, desc, resumedAt);
+  // Errors reach us through the iterator below; this keeps one raised while nobody iterates from
+  // becoming an uncaught 'error' event.
+  net.on("error", () => {});
+  // An interrupted pull stops reading at once; its partial blob stays in ingest/ for a Range resume.
+  const onAbort = () => net.destroy(new BerthError("UNAVAILABLE", "pull interrupted"));
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener("abort", onAbort, { once: true });
   let netDone = false;
   let lastEmit = 0;
   const progress = () => {
@@ -159,6 +166,8 @@ async function fetchLayer(
     if (e instanceof BerthError && e.code === "UNAVAILABLE") await writer.detach();
     else await writer.abort();
     throw e;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
   }
 
   /**

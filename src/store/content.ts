@@ -1,4 +1,5 @@
-import { createHash, randomBytes, type Hash } from "node:crypto";
+import { lazyCrypto } from "../core/lazy.js";
+import type { Hash } from "node:crypto";
 import { createReadStream, promises as fsp, constants as C } from "node:fs";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -59,7 +60,7 @@ export class ContentStore {
 
   /** Store bytes already in memory (manifests, configs); verifies against `expected` when given. */
   async put(bytes: Uint8Array, expected?: Digest): Promise<Digest> {
-    const w = await this.writer(expected ?? (`sha256:${createHash("sha256").update(bytes).digest("hex")}` as Digest), bytes.length);
+    const w = await this.writer(expected ?? (`sha256:${lazyCrypto().createHash("sha256").update(bytes).digest("hex")}` as Digest), bytes.length);
     try {
       await w.write(bytes);
       return await w.commit();
@@ -77,7 +78,7 @@ export class ContentStore {
     parseDigest(expected);
     await this.init();
     const prefix = `${digestAlgorithm(expected)}-${digestHex(expected)}.`;
-    const mine = join(this.ingestDir, `${prefix}${process.pid}.${randomBytes(4).toString("hex")}`);
+    const mine = join(this.ingestDir, `${prefix}${process.pid}.${lazyCrypto().randomBytes(4).toString("hex")}`);
     let offset = 0;
     if (resume) {
       for (const name of await fsp.readdir(this.ingestDir)) {
@@ -97,7 +98,7 @@ export class ContentStore {
         }
       }
     }
-    const hash = createHash(digestAlgorithm(expected));
+    const hash = lazyCrypto().createHash(digestAlgorithm(expected));
     if (offset > 0) {
       for await (const chunk of createReadStream(mine)) hash.update(chunk as Buffer);
     }

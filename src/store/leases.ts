@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { lazyCrypto } from "../core/lazy.js";
 import type { Db } from "./db.js";
 
 /**
@@ -23,7 +23,7 @@ export function pidAlive(pid: number): boolean {
 }
 
 export function createLease(db: Db): Lease {
-  const id = randomBytes(8).toString("hex");
+  const id = lazyCrypto().randomBytes(8).toString("hex");
   db.prepare("INSERT INTO leases (id, pid, created) VALUES (?, ?, ?)").run(id, process.pid, Date.now());
   const add = db.prepare("INSERT OR IGNORE INTO lease_resources (lease_id, kind, key) VALUES (?, ?, ?)");
   return {

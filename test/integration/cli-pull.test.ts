@@ -87,6 +87,36 @@ describe("pull over plain HTTP on loopback", () => {
     assert.equal(JSON.parse(s.ok(["image", "inspect", byDigest]))[0].Id, doc.Id);
   });
 
+  test("an image built by umoci (an independent producer) pulls and unpacks", async () => {
+    const dir = join(work, "umoci");
+    const bundle = join(work, "umoci-bundle");
+    const u = (...a: string[]) => execFileSync("umoci", a, { stdio: "pipe" });
+    u("init", "--layout", dir);
+    u("new", "--image", `${dir}:t`);
+    u("unpack", "--image", `${dir}:t`, bundle);
+    execFileSync("mkdir", ["-p", join(bundle, "rootfs", "bin"), join(bundle, "rootfs", "srv")]);
+    execFileSync("cp", ["/bin/busybox", join(bundle, "rootfs", "bin", "busybox")]);
+    execFileSync("ln", ["-s", "busybox", join(bundle, "rootfs", "bin", "sh")]);
+    writeFileSync(join(bundle, "rootfs", "srv", "owned"), "x");
+    execFileSync("chown", ["1234:5678", join(bundle, "rootfs", "srv", "owned")]);
+    execFileSync("chmod", ["4750", join(bundle, "rootfs", "srv", "owned")]);
+    u("repack", "--image", `${dir}:t`, bundle);
+    u("config", "--image", `${dir}:t`, "--config.cmd", "sh", "--config.env", "FROM=umoci");
+    rmSync(bundle, { recursive: true, force: true });
+    await pushLayout({ dir, ref: "t" }, { host: reg.host, repo: "lib/umoci", tag: "t", tls: false });
+    const s = sandbox();
+    s.ok(["pull", `${reg.host}/lib/umoci:t`]);
+    const [doc] = JSON.parse(s.ok(["image", "inspect", `${reg.host}/lib/umoci:t`]));
+    assert.deepEqual(doc.Config.Cmd, ["sh"]);
+    assert.ok(doc.Config.Env.includes("FROM=umoci"));
+    const top = doc.GraphDriver.Data.LowerDir.split(":")[0];
+    assert.ok(statSync(join(top, "bin", "busybox")).size > 500_000);
+    const st = statSync(join(top, "srv", "owned"));
+    assert.equal(st.uid, 1234);
+    assert.equal(st.gid, 5678);
+    assert.equal(st.mode & 0o7777, 0o4750);
+  });
+
   test("platform selection from an index", () => {
     const s = sandbox();
     s.ok(["pull", `${reg.host}/lib/multi`]);
@@ -185,6 +215,34 @@ describe("pull over plain HTTP on loopback", () => {
       assert.ok(doc.GraphDriver.Data.LowerDir.startsWith(s.root));
     }
     assert.equal(readFileSync("/etc/passwd", "utf8").length > 0, true);
+  });
+
+  test("Ctrl-C stops a pull cleanly: exit 130, no image, no snapshot; the next pull resumes", async () => {
+    const s = sandbox();
+    const big = Buffer.alloc(64 << 20);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE((i * 2246822519) >>> 0, i);
+    await pushImage(reg, "lib/interrupt", "v1", { layers: [await layer([{ name: "big.bin", content: big }])] });
+    const child = spawn(BERTH, s.args(["pull", `${reg.host}/lib/interrupt:v1`]));
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    await new Promise<void>((res) => {
+      let buf = "";
+      child.stdout.on("data", (d) => {
+        buf += d;
+        if (/Downloading/.test(buf)) res();
+      });
+      child.on("close", () => res());
+    });
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((r) => child.on("close", (c) => r(c)));
+    if (code !== 0) {
+      assert.equal(code, 130, stderr);
+      assert.match(stderr, /pull interrupted/);
+      assert.equal(s.ok(["images", "-q", "-a"]), "");
+      assert.deepEqual(s.snapshotDirs(), []);
+    }
+    s.ok(["pull", `${reg.host}/lib/interrupt:v1`]);
+    assert.equal(s.ok(["images", "-q"]).trim().split("\n").length, 1);
   });
 
   test("a pull killed mid-way leaves no image; prune cleans up; the next pull completes", async () => {

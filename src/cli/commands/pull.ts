@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { BerthError } from "../../core/errors.js";
 import { formatReference, parseReference } from "../../core/reference.js";
 import { engineFor, registryAccess, withRegistryFlags } from "../context.js";
 
@@ -14,12 +15,16 @@ export function register(parent: Command, name = "pull"): void {
       const access = registryAccess(o);
       const { pullRenderer } = await import("../progress.js");
       const renderer = pullRenderer(process.stdout, !!o.quiet);
+      // First Ctrl-C: stop cleanly (nothing half-made stays visible). Second: leave at once.
       const abort = new AbortController();
-      const onSigint = () => abort.abort(new Error("interrupted"));
-      process.once("SIGINT", onSigint);
+      const onSigint = () => (abort.signal.aborted ? process.exit(130) : abort.abort(new BerthError("UNAVAILABLE", "pull interrupted")));
+      process.on("SIGINT", onSigint);
       let img;
       try {
         img = await engine.images.pull(image, { ...access, ...(o.platform ? { platform: o.platform } : {}), onEvent: (e) => renderer.onEvent(e), signal: abort.signal });
+      } catch (e) {
+        if (abort.signal.aborted) throw Object.assign(abort.signal.reason as BerthError, { exitCode: 130 });
+        throw e;
       } finally {
         renderer.stop();
         process.off("SIGINT", onSigint);
