@@ -149,28 +149,23 @@ const HOST_BUNDLES = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/
 let systemRoots: string[] | undefined;
 
 /**
- * The default trust store: Node's bundled roots, the host's CA bundle (where admins add their own CAs),
- * and the extra CA file bin/berth took over from NODE_EXTRA_CA_CERTS. Read once, on the first TLS use.
+ * The default trust store: the host's CA bundle (where admins add their own CAs; it already holds the
+ * public roots) or, without one, Node's bundled roots; plus the extra CA file bin/berth took over from
+ * NODE_EXTRA_CA_CERTS. Read once, on the first TLS use: parsing a few hundred roots costs tens of ms.
  */
 export function systemCaCerts(): string[] {
   if (systemRoots) return systemRoots;
-  const extra: string[] = [];
-  const host = HOST_BUNDLES.find((f) => {
+  const read = (f: string | undefined): string | undefined => {
+    if (!f) return undefined;
     try {
-      return statSync(f).isFile();
+      return readFileSync(f, "utf8");
     } catch {
-      return false;
+      return undefined;
     }
-  });
-  for (const f of [host, process.env.BERTH_EXTRA_CA_CERTS]) {
-    if (!f) continue;
-    try {
-      extra.push(readFileSync(f, "utf8"));
-    } catch {
-      /* an unreadable optional bundle only narrows trust */
-    }
-  }
-  systemRoots = [...rootCertificates, ...extra];
+  };
+  const host = HOST_BUNDLES.map(read).find((t) => t !== undefined);
+  const extra = read(process.env.BERTH_EXTRA_CA_CERTS);
+  systemRoots = [...(host !== undefined ? [host] : rootCertificates), ...(extra !== undefined && extra !== host ? [extra] : [])];
   return systemRoots;
 }
 
