@@ -168,18 +168,7 @@ export class ImageStore implements ImageWriter, ImageReader {
         chainId: l.chain_id as Digest,
       }),
     );
-    return {
-      id: r.id as Digest,
-      manifestDigest: r.manifest_digest as Digest,
-      manifestMediaType: r.manifest_media_type,
-      platform: { os: r.os, architecture: r.architecture, ...(r.variant ? { variant: r.variant } : {}) },
-      size: r.size,
-      ...(r.created ? { created: r.created } : {}),
-      addedAt: r.added_at,
-      tags,
-      repoDigests: digests,
-      layers,
-    };
+    return recordOf(r, tags, digests, layers);
   }
 
   /** All images, newest first, in three queries rather than three per image. */
@@ -193,18 +182,8 @@ export class ImageStore implements ImageWriter, ImageReader {
     for (const d of this.db.prepare("SELECT repository, digest, image_id FROM image_digests ORDER BY repository").all() as { repository: string; digest: string; image_id: string }[]) {
       (digests.get(d.image_id) ?? digests.set(d.image_id, []).get(d.image_id)!).push(`${d.repository}@${d.digest}`);
     }
-    return rows.map((r) => ({
-      id: r.id as Digest,
-      manifestDigest: r.manifest_digest as Digest,
-      manifestMediaType: r.manifest_media_type,
-      platform: { os: r.os, architecture: r.architecture, ...(r.variant ? { variant: r.variant } : {}) },
-      size: r.size,
-      ...(r.created ? { created: r.created } : {}),
-      addedAt: r.added_at,
-      tags: tags.get(r.id) ?? [],
-      repoDigests: digests.get(r.id) ?? [],
-      layers: [],
-    }));
+    // Listing never needs layers; inspect (resolve) loads them.
+    return rows.map((r) => recordOf(r, tags.get(r.id) ?? [], digests.get(r.id) ?? [], []));
   }
 
   /** Find an image by tag, repo@digest, full ID or unique ID prefix (with or without "sha256:"). */
@@ -308,6 +287,21 @@ export class ImageStore implements ImageWriter, ImageReader {
     await this.content.cleanIngest();
     return { blobs, snapshots: snaps.count, bytes };
   }
+}
+
+function recordOf(r: ImageRow, tags: string[], repoDigests: string[], layers: LayerRecord[]): ImageRecord {
+  return {
+    id: r.id as Digest,
+    manifestDigest: r.manifest_digest as Digest,
+    manifestMediaType: r.manifest_media_type,
+    platform: { os: r.os, architecture: r.architecture, ...(r.variant ? { variant: r.variant } : {}) },
+    size: r.size,
+    ...(r.created ? { created: r.created } : {}),
+    addedAt: r.added_at,
+    tags,
+    repoDigests,
+    layers,
+  };
 }
 
 /** busybox:latest rather than docker.io/library/busybox:latest, for messages. */

@@ -43,6 +43,24 @@ after(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
+/** Start a pull, send `signal` as soon as it reports a download, and wait for it to end. */
+async function pullThenSignal(s: Sandbox, ref: string, signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(BERTH, s.args(["pull", ref]));
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const closed = new Promise<number | null>((r) => child.on("close", (c) => r(c)));
+  await new Promise<void>((res) => {
+    let buf = "";
+    child.stdout.on("data", (d) => {
+      buf += d;
+      if (/Downloading/.test(buf)) res();
+    });
+    void closed.then(() => res());
+  });
+  child.kill(signal);
+  return { code: await closed, stderr };
+}
+
 const oneLine = (s: string) => s.trim().split("\n").length === 1;
 
 describe("pull over plain HTTP on loopback", () => {
@@ -222,19 +240,7 @@ describe("pull over plain HTTP on loopback", () => {
     const big = Buffer.alloc(64 << 20);
     for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE((i * 2246822519) >>> 0, i);
     await pushImage(reg, "lib/interrupt", "v1", { layers: [await layer([{ name: "big.bin", content: big }])] });
-    const child = spawn(BERTH, s.args(["pull", `${reg.host}/lib/interrupt:v1`]));
-    let stderr = "";
-    child.stderr.on("data", (d) => (stderr += d));
-    await new Promise<void>((res) => {
-      let buf = "";
-      child.stdout.on("data", (d) => {
-        buf += d;
-        if (/Downloading/.test(buf)) res();
-      });
-      child.on("close", () => res());
-    });
-    child.kill("SIGINT");
-    const code = await new Promise<number | null>((r) => child.on("close", (c) => r(c)));
+    const { code, stderr } = await pullThenSignal(s, `${reg.host}/lib/interrupt:v1`, "SIGINT");
     if (code !== 0) {
       assert.equal(code, 130, stderr);
       assert.match(stderr, /pull interrupted/);
@@ -250,17 +256,7 @@ describe("pull over plain HTTP on loopback", () => {
     const big = Buffer.alloc(48 << 20);
     for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE((i * 2654435761) >>> 0, i);
     await pushImage(reg, "lib/big", "v1", { layers: [await layer([{ name: "small", content: "s" }]), await layer([{ name: "big.bin", content: big }])] });
-    const child = spawn(BERTH, s.args(["pull", `${reg.host}/lib/big:v1`]));
-    await new Promise<void>((res) => {
-      let buf = "";
-      child.stdout.on("data", (d) => {
-        buf += d;
-        if (/Downloading/.test(buf)) res();
-      });
-      child.on("close", () => res());
-    });
-    child.kill("SIGKILL");
-    await new Promise((r) => child.on("close", r));
+    await pullThenSignal(s, `${reg.host}/lib/big:v1`, "SIGKILL");
     assert.equal(s.ok(["images", "-q", "-a"]), "");
     assert.equal(s.run(["image", "inspect", `${reg.host}/lib/big:v1`]).code, 125);
     s.ok(["image", "prune"]);
