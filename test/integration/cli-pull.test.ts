@@ -135,6 +135,19 @@ describe("pull over plain HTTP on loopback", () => {
     assert.equal(st.mode & 0o7777, 0o4750);
   });
 
+  test("concurrent pulls of one image share its snapshots; a concurrent prune collects nothing in use", async () => {
+    const s = sandbox();
+    const ref = `${reg.host}/lib/busybox:1.0`;
+    const runs = await Promise.all([s.runAsync(["pull", "-q", ref]), s.runAsync(["pull", "-q", ref]), s.runAsync(["image", "prune"]), s.runAsync(["pull", "-q", ref])]);
+    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    const ids = new Set([runs[0]!, runs[1]!, runs[3]!].map((r) => r.stdout.trim()));
+    assert.equal(ids.size, 1);
+    assert.equal(s.snapshotDirs().length, 1);
+    const [doc] = JSON.parse(s.ok(["image", "inspect", ref]));
+    assert.ok(statSync(join(doc.GraphDriver.Data.LowerDir, "bin", "busybox")).isFile());
+    assert.match(s.ok(["image", "prune"]), /Removed 0 blobs and 0 snapshots/);
+  });
+
   test("platform selection from an index", () => {
     const s = sandbox();
     s.ok(["pull", `${reg.host}/lib/multi`]);
