@@ -103,19 +103,28 @@ function zstdProcess(): Decompressor {
   child.stdin.on("error", () => {});
   const stream = Duplex.from({ writable: child.stdin, readable: child.stdout });
   const spawnFailure = (e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? precondition(NO_ZSTD, e) : invalid(`zstd failed: ${e.message}`, e));
+  const failure = (code: number | null, signal: NodeJS.Signals | null) => {
+    const line = stderr.split("\n").find((l) => l.trim() !== "")?.trim() ?? `exit ${code ?? signal}`;
+    return invalid(`layer is not valid zstd: ${line.replace(/^zstd: /, "")}`);
+  };
   return {
     stages: [stream],
     finished: async () => {
       const { code, signal } = await exited;
       if (spawnError) throw spawnFailure(spawnError);
-      if (code === 0) return;
-      const line = stderr.split("\n").find((l) => l.trim() !== "")?.trim() ?? `exit ${code ?? signal}`;
-      throw invalid(`layer is not valid zstd: ${line.replace(/^zstd: /, "")}`);
+      if (code !== 0) throw failure(code, signal);
     },
     explain: async (e) => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      await exited;
-      return spawnError ? spawnFailure(spawnError) : e;
+      // When zstd fails on its own, the pipeline reports only a generic abort, possibly before zstd's exit
+      // status arrives: for that error alone, let zstd finish and report its own words.
+      const generic = (e as NodeJS.ErrnoException | undefined)?.code === "ABORT_ERR";
+      const stop = () => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL");
+      if (!generic) stop();
+      const backstop = setTimeout(stop, 2000);
+      const { code, signal } = await exited;
+      clearTimeout(backstop);
+      if (spawnError) return spawnFailure(spawnError);
+      return generic && code !== 0 ? failure(code, signal) : e;
     },
   };
 }
