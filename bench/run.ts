@@ -83,8 +83,15 @@ async function benchPull(): Promise<string[]> {
       },
     };
     const results: Record<string, Sample[]> = { berth: [], podman: [], skopeo: [] };
-    // Interleave the tools so that drift in the machine's state hits all of them alike.
-    for (let i = 0; i < RUNS; i++) for (const [name, run] of Object.entries(tools)) results[name]!.push(run());
+    // Interleave the tools so that drift in the machine's state hits all of them alike, and let the
+    // previous run's writes and deletions reach the disk first: on an ext4 mounted with `discard`,
+    // freeing a few hundred MB slows the next run's file creation by a second or more.
+    const settle = () => spawnSync("sync");
+    for (let i = 0; i < RUNS; i++)
+      for (const [name, run] of Object.entries(tools)) {
+        settle();
+        results[name]!.push(run());
+      }
     const med = (n: string) => median(results[n]!.map((s) => s.secs));
     const rss = (n: string) => median(results[n]!.map((s) => s.rssKiB)) / 1024;
     lines.push(`pull ${compressedMB.toFixed(0)} MB (compressed), 5 layers, local registry, median of ${RUNS}`);
