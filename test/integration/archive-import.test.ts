@@ -9,7 +9,8 @@ import { Readable } from "node:stream";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { BerthError } from "../../src/core/errors.js";
 import { importRootfs } from "../../src/image/archive/index.js";
-import { ImageStore } from "../../src/image/store.js";
+import type { ImageStore } from "../../src/image/store.js";
+import { storeFactory } from "../helpers/stores.js";
 import { busyboxImage, layoutRoot, readLayoutBlob } from "../helpers/fixtures.js";
 
 const sha = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
@@ -17,20 +18,14 @@ const sha = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex"
 describe("archive: import", () => {
   const tmp = mkdtempSync(join(tmpdir(), "berth-archive-import-"));
   let rootfs: Buffer;
-  let roots = 0;
-  const stores: ImageStore[] = [];
-  const newStore = async () => {
-    const s = await ImageStore.open(join(tmp, `root${roots++}`));
-    stores.push(s);
-    return s;
-  };
+  const { newStore, closeAll } = storeFactory(tmp);
   before(async () => {
     const l = await busyboxImage(join(tmp, "bb"), { extraFiles: { "/etc/imported": "yes\n" } });
     const m = await readLayoutBlob<{ layers: { digest: string }[] }>(l.dir, (await layoutRoot(l)).digest);
     rootfs = gunzipSync(readFileSync(join(l.dir, "blobs/sha256", m.layers[0]!.digest.slice(7))));
   });
   after(() => {
-    for (const s of stores) s.close();
+    closeAll();
     rmSync(tmp, { recursive: true, force: true });
   });
 

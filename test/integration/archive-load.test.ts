@@ -10,7 +10,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import * as tar from "tar-stream";
 import { BerthError } from "../../src/core/errors.js";
 import { loadArchive } from "../../src/image/archive/index.js";
-import { ImageStore } from "../../src/image/store.js";
+import { storeFactory } from "../helpers/stores.js";
 import { busyboxImage, layoutRoot, multiArchImage, readLayoutBlob, toDockerArchive, toOciArchive, whiteoutImage, type Layout } from "../helpers/fixtures.js";
 
 interface Manifest {
@@ -51,19 +51,13 @@ describe("archive: load", () => {
   const tmp = mkdtempSync(join(tmpdir(), "berth-archive-load-"));
   let bb: Layout;
   let wh: Layout;
-  let roots = 0;
-  const stores: ImageStore[] = [];
-  const newStore = async () => {
-    const s = await ImageStore.open(join(tmp, `root${roots++}`));
-    stores.push(s);
-    return s;
-  };
+  const { newStore, closeAll } = storeFactory(tmp);
   before(async () => {
     bb = await busyboxImage(join(tmp, "bb"), { cmd: ["echo", "hello"], extraFiles: { "/etc/motd": "archive test\n" } });
     wh = await whiteoutImage(join(tmp, "wh"));
   });
   after(() => {
-    for (const s of stores) s.close();
+    closeAll();
     rmSync(tmp, { recursive: true, force: true });
   });
 

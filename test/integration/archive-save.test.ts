@@ -9,7 +9,8 @@ import { finished } from "node:stream/promises";
 import { gunzipSync } from "node:zlib";
 import * as tar from "tar-stream";
 import { loadArchive, saveArchive } from "../../src/image/archive/index.js";
-import { ImageStore } from "../../src/image/store.js";
+import type { ImageStore } from "../../src/image/store.js";
+import { storeFactory } from "../helpers/stores.js";
 import type { ImageRecord } from "../../src/image/types.js";
 import { busyboxImage, layoutRoot, skopeo, toDockerArchive, toOciArchive, whiteoutImage, type Layout } from "../helpers/fixtures.js";
 
@@ -42,13 +43,7 @@ describe("archive: save", () => {
   let bb: Layout;
   let bbImg: ImageRecord;
   let whImg: ImageRecord;
-  let roots = 0;
-  const stores: ImageStore[] = [];
-  const newStore = async () => {
-    const s = await ImageStore.open(join(tmp, `root${roots++}`));
-    stores.push(s);
-    return s;
-  };
+  const { newStore, closeAll } = storeFactory(tmp);
   before(async () => {
     store = await newStore();
     bb = await busyboxImage(join(tmp, "bb"), { cmd: ["echo", "saved"] });
@@ -61,7 +56,7 @@ describe("archive: save", () => {
     [whImg] = await loadArchive(store, createReadStream(join(tmp, "wh.docker.tar")));
   });
   after(() => {
-    for (const s of stores) s.close();
+    closeAll();
     rmSync(tmp, { recursive: true, force: true });
   });
 
