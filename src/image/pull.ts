@@ -12,6 +12,8 @@ import { ImageStore } from "./store.js";
 import type { ImageRecord, LayerRecord } from "./types.js";
 import { applyLayer } from "./unpack/index.js";
 
+const WRITE_BATCH = 1 << 20;
+
 export type LayerStatus = "waiting" | "exists" | "downloading" | "extracting" | "verifying" | "done";
 
 export type PullEvent =
@@ -136,12 +138,25 @@ async function fetchLayer(
   // partial ingest from a dead pull is replayed into the unpacker only; the network resumes after it.
   async function* tee(): AsyncGenerator<Buffer> {
     if (resumedAt > 0 && res) yield* createReadStream(writer.tempPath, { start: 0, end: resumedAt - 1 }) as AsyncIterable<Buffer>;
-    // destroyOnReturn: false so that, if the unpacker stops early, blobFault can still read the rest.
-    for await (const chunk of net.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-      await writer.write(chunk);
+    // Network chunks are small (~64 KiB); each write is a thread-pool round trip that the layer waits
+    // on, so batch them. destroyOnReturn: false so that, if the unpacker stops early, blobFault can
+    // still read the rest.
+    let batch: Buffer[] = [];
+    let bytes = 0;
+    const flush = async (): Promise<Buffer> => {
+      const b = batch.length === 1 ? batch[0]! : Buffer.concat(batch, bytes);
+      batch = [];
+      bytes = 0;
+      await writer.write(b);
       progress();
-      yield chunk;
+      return b;
+    };
+    for await (const chunk of net.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+      batch.push(chunk);
+      bytes += chunk.length;
+      if (bytes >= WRITE_BATCH) yield await flush();
     }
+    if (bytes > 0) yield await flush();
     netDone = true;
   }
   try {
