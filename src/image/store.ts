@@ -127,20 +127,17 @@ export class ImageStore implements ImageWriter, ImageReader {
       size += await this.ensureSnapshot(l, i > 0 ? layers[i - 1]!.chainId : null, req.lease, req.onLayer);
     }
     this.db.transaction(() => {
-      const exists = this.db.prepare("SELECT 1 FROM images WHERE id = ?").get(id);
-      if (!exists) {
-        this.db
-          .prepare("INSERT INTO images (id, manifest_digest, manifest_media_type, os, architecture, variant, size, created, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-          .run(id, req.manifestDigest, mediaType, config.os, config.architecture, config.variant ?? null, size, config.created ?? null, Date.now());
-        const ins = this.db.prepare("INSERT INTO image_layers (image_id, idx, blob_digest, media_type, blob_size, diff_id, chain_id) VALUES (?, ?, ?, ?, ?, ?, ?)");
-        layers.forEach((l, i) => ins.run(id, i, l.blobDigest, l.mediaType, l.blobSize, l.diffId, l.chainId));
-      } else {
-        // Same config pulled again, maybe through another manifest (other compression): point at the newest.
-        this.db.prepare("UPDATE images SET manifest_digest = ?, manifest_media_type = ? WHERE id = ?").run(req.manifestDigest, mediaType, id);
-        this.db.prepare("DELETE FROM image_layers WHERE image_id = ?").run(id);
-        const ins = this.db.prepare("INSERT INTO image_layers (image_id, idx, blob_digest, media_type, blob_size, diff_id, chain_id) VALUES (?, ?, ?, ?, ?, ?, ?)");
-        layers.forEach((l, i) => ins.run(id, i, l.blobDigest, l.mediaType, l.blobSize, l.diffId, l.chainId));
-      }
+      // The same config pulled again, maybe through another manifest (other compression): the newest
+      // manifest and its layers win; names and the added time stay.
+      this.db
+        .prepare(
+          `INSERT INTO images (id, manifest_digest, manifest_media_type, os, architecture, variant, size, created, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest, manifest_media_type = excluded.manifest_media_type`,
+        )
+        .run(id, req.manifestDigest, mediaType, config.os, config.architecture, config.variant ?? null, size, config.created ?? null, Date.now());
+      this.db.prepare("DELETE FROM image_layers WHERE image_id = ?").run(id);
+      const ins = this.db.prepare("INSERT INTO image_layers (image_id, idx, blob_digest, media_type, blob_size, diff_id, chain_id) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      layers.forEach((l, i) => ins.run(id, i, l.blobDigest, l.mediaType, l.blobSize, l.diffId, l.chainId));
       const tag = this.db.prepare("INSERT OR REPLACE INTO image_tags (name, image_id) VALUES (?, ?)");
       for (const t of req.tags) tag.run(formatReference({ ...t, digest: undefined }), id);
       const rd = this.db.prepare("INSERT OR REPLACE INTO image_digests (repository, digest, image_id) VALUES (?, ?, ?)");
@@ -241,7 +238,7 @@ export class ImageStore implements ImageWriter, ImageReader {
       return { untagged: [tag], deleted: [] };
     }
     if (!tag && others.length > 1 && !opts.force) {
-      throw conflict(`image ${img.id.slice(7, 19)} is referenced by ${others.length} tags (${others.map(shortName).join(", ")}): remove them by name or use --force`);
+      throw conflict(`image ${img.id.slice(7, 19)} is referenced by ${others.length} tags (${others.map(familiarName).join(", ")}): remove them by name or use --force`);
     }
     if (this.inUse().has(img.id)) throw conflict(`image ${img.id.slice(7, 19)} is in use by a container`);
     this.db.prepare("DELETE FROM images WHERE id = ?").run(img.id);
@@ -302,9 +299,4 @@ function recordOf(r: ImageRow, tags: string[], repoDigests: string[], layers: La
     repoDigests,
     layers,
   };
-}
-
-/** busybox:latest rather than docker.io/library/busybox:latest, for messages. */
-export function shortName(full: string): string {
-  return familiarName(full);
 }

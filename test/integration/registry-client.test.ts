@@ -1,10 +1,10 @@
 import { after, before, describe, it } from "node:test";
+import { berthError } from "../helpers/errors.js";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BerthError, type ErrorCode } from "../../src/core/errors.js";
 import type { Digest } from "../../src/core/digest.js";
 import { defaultConfig } from "../../src/engine/config.js";
 import { RegistryClient, type RegistryClientOptions } from "../../src/image/registry/index.js";
@@ -27,14 +27,6 @@ function client(reg: TestRegistry, extra: Partial<RegistryClientOptions> = {}): 
   return c;
 }
 
-function berthError(code: ErrorCode, re?: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof BerthError, `expected BerthError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (re) assert.match(e.message, re);
-    return true;
-  };
-}
 
 after(async () => {
   for (const c of clients) await c.close();

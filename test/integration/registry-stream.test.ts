@@ -1,4 +1,5 @@
 import { after, before, describe, it } from "node:test";
+import { berthError } from "../helpers/errors.js";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as http from "node:http";
@@ -7,7 +8,6 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { BerthError, type ErrorCode } from "../../src/core/errors.js";
 import type { Digest } from "../../src/core/digest.js";
 import { defaultConfig } from "../../src/engine/config.js";
 import { RegistryClient, type RegistryClientOptions } from "../../src/image/registry/index.js";
@@ -35,14 +35,6 @@ async function collect(s: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function berthError(code: ErrorCode, re?: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof BerthError, `expected BerthError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (re) assert.match(e.message, re);
-    return true;
-  };
-}
 
 function listen<T extends Server | http.Server>(s: T): Promise<number> {
   servers.push(s);

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { Duplex, PassThrough, type Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { invalid, unavailable } from "../../core/errors.js";
-import { detectCompression, peek, type StreamCompression } from "./sniff.js";
+import { detectCompression, looksLikeTar, peek, type StreamCompression } from "./sniff.js";
 
 /**
  * zstd through the zstd binary: Node 20's zlib has no zstd. The output ends only once zstd has exited 0,
@@ -58,4 +58,22 @@ export function pipeThrough(source: Readable, through: Duplex): Readable {
     if (!source.readableEnded) source.destroy();
   });
   return source.pipe(through);
+}
+
+/**
+ * Open an archive that may be compressed and must be a tar inside; `what` names it in errors
+ * ("the archive", "the rootfs archive").
+ */
+export async function openTar(input: Readable, what: string): Promise<Readable> {
+  const { stream, compression } = await autoDecompress(input, what);
+  const { head, stream: tarStream } = await peek(stream, 512);
+  if (head.length === 0) {
+    tarStream.destroy();
+    throw invalid(`${what} is empty`);
+  }
+  if (!looksLikeTar(head)) {
+    tarStream.destroy();
+    throw invalid(compression === "none" ? `${what} is not a tar archive` : `${what} is ${compression}-compressed but not a tar archive inside`);
+  }
+  return tarStream;
 }

@@ -11,8 +11,7 @@ import { parseTagReference } from "../../core/reference.js";
 import type { ImageRecord, ImageWriter } from "../types.js";
 import { copyIntoStore, HashCounter, ingestTempPath } from "./blob-io.js";
 import { applyChanges } from "./changes.js";
-import { autoDecompress } from "./compress.js";
-import { looksLikeTar, peek } from "./sniff.js";
+import { openTar } from "./compress.js";
 
 export interface ImportOptions {
   name?: string;
@@ -88,16 +87,7 @@ export async function importRootfs(writer: ImageWriter, input: Readable, opts: I
     const raw = new HashCounter();
     const gz = new HashCounter();
     try {
-      const { stream, compression } = await autoDecompress(input, "the rootfs archive");
-      const { head, stream: tarStream } = await peek(stream, 512);
-      if (head.length === 0) {
-        tarStream.destroy();
-        throw invalid("the rootfs archive is empty");
-      }
-      if (!looksLikeTar(head)) {
-        tarStream.destroy();
-        throw invalid(compression === "none" ? "the rootfs archive is not a tar archive" : `the rootfs archive is ${compression}-compressed but not a tar archive inside`);
-      }
+      const tarStream = await openTar(input, "the rootfs archive");
       await pipeline(tarStream, new TarCheck(), raw, createGzip(), gz, createWriteStream(tmp, { mode: 0o600 }));
     } catch (e) {
       if (e instanceof BerthError) throw e;

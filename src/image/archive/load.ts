@@ -6,11 +6,11 @@ import { formatPlatform, hostPlatform, platformMatches } from "../../core/platfo
 import { formatReference, parseTagReference, type Reference } from "../../core/reference.js";
 import type { Lease } from "../../store/leases.js";
 import type { ImageRecord, ImageWriter } from "../types.js";
-import { autoDecompress } from "./compress.js";
+import { openTar } from "./compress.js";
 import { parseDockerManifest, parseRepositories } from "./docker-manifest.js";
 import { readEntries, type ArchiveEntries } from "./entries.js";
 import { namesFromAnnotations } from "./names.js";
-import { detectCompression, looksLikeTar, peek } from "./sniff.js";
+import { detectCompression } from "./sniff.js";
 
 export interface LoadOptions {
   onEvent?: (msg: string) => void;
@@ -179,16 +179,7 @@ export async function loadArchive(writer: ImageWriter, input: Readable, opts: Lo
   try {
     let plans: Planned[];
     try {
-      const { stream, compression } = await autoDecompress(input, "the archive");
-      const { head, stream: tarStream } = await peek(stream, 512);
-      if (head.length === 0) {
-        tarStream.destroy();
-        throw invalid("the input is empty");
-      }
-      if (!looksLikeTar(head)) {
-        tarStream.destroy();
-        throw invalid(compression === "none" ? "the input is not a tar archive" : `the input is ${compression}-compressed but not a tar archive inside`);
-      }
+      const tarStream = await openTar(input, "the input");
       entries = await readEntries(tarStream, writer.content, lease);
       const oci = entries.has("oci-layout") && entries.has("index.json");
       if (oci) {
