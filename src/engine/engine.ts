@@ -3,6 +3,8 @@ import { createLogger, type LogLevel, type Logger } from "../core/log.js";
 import { ImageStore } from "../image/store.js";
 import { loadConfig, type BerthConfig } from "./config.js";
 import { Images } from "./images.js";
+import { createContainers } from "./containers.js";
+import type { ContainersApi } from "./container-types.js";
 
 export interface EngineOptions {
   /** Persistent state (default $BERTH_ROOT or /var/lib/berth). */
@@ -26,7 +28,16 @@ export class Engine {
     readonly config: BerthConfig,
     readonly log: Logger,
     readonly images: Images,
-  ) {}
+  ) {
+    this.containers = createContainers();
+  }
+
+  readonly containers: ContainersApi;
+
+  /** Remove every container, image, snapshot and blob, and the runroot's files (`berth system reset`). */
+  async reset(): Promise<void> {
+    throw new Error("reset is not implemented yet");
+  }
 
   static async open(opts: EngineOptions = {}): Promise<Engine> {
     const root = opts.root ?? process.env.BERTH_ROOT ?? DEFAULT_ROOT;
