@@ -1,10 +1,12 @@
 # berth: `make test` and `make demo` install what they need on a fresh Debian machine.
 SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
-# binary -> Debian package; installed only when the binary is missing.
+# binary -> Debian package; installed only when the binary is missing. An entry whose "binary" is an
+# absolute path (starts with /) is checked as a file instead (packages that ship data, not commands).
 DEPS := runc:runc crun:crun conmon:conmon catatonit:catatonit ip:iproute2 nft:nftables openssl:openssl \
-        setfattr:attr zstd:zstd script:bsdutils
-TEST_DEPS := docker-registry:docker-registry skopeo:skopeo umoci:umoci busybox:busybox-static htpasswd:apache2-utils
+        setfattr:attr zstd:zstd script:bsdutils socat:socat
+TEST_DEPS := docker-registry:docker-registry skopeo:skopeo umoci:umoci busybox:busybox-static htpasswd:apache2-utils \
+        /usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema/config-schema.json:golang-github-opencontainers-specs-dev
 BENCH_DEPS := podman:podman /usr/bin/time:time
 
 .PHONY: all deps test-deps bench-deps build test unit integration demo bench clean
@@ -13,6 +15,7 @@ all: build
 
 define apt_missing
 	@missing=""; for pair in $(1); do bin=$${pair%%:*}; pkg=$${pair##*:}; \
+	  case $$bin in /*) [ -e $$bin ] || missing="$$missing $$pkg"; continue;; esac; \
 	  command -v $$bin >/dev/null 2>&1 || [ -x /usr/sbin/$$bin ] || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi

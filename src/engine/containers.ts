@@ -1,16 +1,795 @@
-import { internal } from "../core/errors.js";
-import type { ContainersApi } from "./container-types.js";
+import { existsSync, promises as fsp, readFileSync } from "node:fs";
+import { totalmem } from "node:os";
+import { join } from "node:path";
+import { BerthError, conflict, invalid, notFound, precondition } from "../core/errors.js";
+import type { Logger } from "../core/log.js";
+import type { ContainerOptions, HostFacts, RuntimeSpec } from "../core/spec/types.js";
+import { ContainerStore, type ContainerRecord } from "../container/store.js";
+import { reconcile, restartDecision, statusText, type Observation } from "../container/status.js";
+import { readCgroupStats } from "../runtime/cgroups.js";
+import { spawnConmon } from "../runtime/conmon.js";
+import { hostDevices, probeHostFacts } from "../runtime/host-facts.js";
+import { containerPaths, exitsDir, runtimeStateDir, type ContainerPaths } from "../runtime/layout.js";
+import { readLog } from "../runtime/logs.js";
+import { OciRuntime } from "../runtime/oci-runtime.js";
+import { selectRuntime } from "../runtime/probe.js";
+import { mountOverlay, readInRoot, unmount } from "../runtime/rootfs.js";
+import { execInContainer } from "../runtime/exec.js";
+import { attachStdin, resizeTerminal } from "../runtime/attach.js";
+import { waitForExitFile, readExitFile } from "../runtime/exit-file.js";
+import type { BerthConfig } from "./config.js";
+import type {
+  AttachOptions,
+  ContainerInspect,
+  ContainerSummary,
+  ContainersApi,
+  CreateRequest,
+  ExecOptions,
+  ListOptions,
+  LogsOptions,
+  StatsSample,
+  TopResult,
+  UpdateRequest,
+} from "./container-types.js";
+import type { Images } from "./images.js";
+import type { Db } from "../store/db.js";
+import type { ImageConfig } from "../core/oci.js";
 
-const todo = (what: string) => async (): Promise<never> => {
-  throw internal(`${what} is not implemented yet`);
-};
+export interface ContainersContext {
+  root: string;
+  runroot: string;
+  config: BerthConfig;
+  configPath?: string;
+  log: Logger;
+  images: Images;
+  db: Db;
+  /** argv that runs the berth CLI (for conmon's exit command). */
+  cliCommand: string[];
+}
 
-/** Placeholder until the runtime lands; the real implementation replaces this file. */
-export function createContainers(): ContainersApi {
+const spec = () => import("../core/spec/index.js");
+
+function bootId(): string {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/** Is `pid` alive and running `comm`? (pids are reused; a bare kill(0) is not enough). */
+function processIs(pid: number, comm: string): boolean {
+  if (!pid) return false;
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === comm && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The container lifecycle over conmon + runc/crun. No berth process stays behind per container. */
+export class Containers implements ContainersApi {
+  readonly store: ContainerStore;
+  private facts?: HostFacts;
+  private readonly bootIdNow = bootId();
+
+  constructor(private readonly ctx: ContainersContext) {
+    this.store = new ContainerStore(ctx.db);
+    ctx.images.store.inUse = () => this.store.imageIds();
+  }
+
+  private hostFacts(): HostFacts {
+    return (this.facts ??= probeHostFacts());
+  }
+
+  paths(id: string): ContainerPaths {
+    return containerPaths(this.ctx.root, this.ctx.runroot, id);
+  }
+
+  private runtimeFor(rec: Pick<ContainerRecord, "runtime">): OciRuntime {
+    return new OciRuntime(rec.runtime, runtimeStateDir(this.ctx.runroot, rec.runtime));
+  }
+
+  // ---------------------------------------------------------------- create / start
+
+  async create(opts: ContainerOptions, req: CreateRequest = {}): Promise<{ id: string; warnings: string[] }> {
+    const warnings: string[] = [];
+    await this.validate(opts);
+    const image = await this.imageFor(opts.image, req);
+    const runtime = await selectRuntime(this.ctx.runroot, opts.runtime ?? this.ctx.config.runtime);
+    const rec = this.store.insert({ imageId: image.id, imageName: opts.image, options: opts, runtime, created: Date.now(), ...(opts.name !== undefined ? { name: opts.name } : {}) });
+    const p = this.paths(rec.id);
+    try {
+      await fsp.mkdir(p.upper, { recursive: true, mode: 0o755 });
+      await fsp.mkdir(p.work, { recursive: true, mode: 0o700 });
+      await fsp.mkdir(p.merged, { recursive: true, mode: 0o755 });
+    } catch (e) {
+      this.store.delete(rec.id);
+      await fsp.rm(p.dir, { recursive: true, force: true });
+      throw e;
+    }
+    return { id: rec.id, warnings };
+  }
+
+  /** Check the options before anything exists: a dry run of spec generation with placeholder facts. */
+  private async validate(o: ContainerOptions): Promise<void> {
+    const { generateSpec } = await spec();
+    const sec = o.securityOpt?.find((s) => /^seccomp[=:]/.test(s) && !/unconfined$/.test(s));
+    if (sec && !existsSync(sec.slice("seccomp=".length))) throw invalid(`--security-opt ${sec}: no such file`);
+    generateSpec({
+      id: "0".repeat(64),
+      rootfs: "/",
+      image: { Cmd: ["/bin/sh"] },
+      options: o,
+      user: { uid: 0, gid: 0, additionalGids: [], home: "/" },
+      host: this.hostFacts(),
+      cgroupsPath: "berth/check",
+      ...(sec ? { seccompProfile: { defaultAction: "SCMP_ACT_ALLOW" } } : {}),
+    });
+  }
+
+  private async imageFor(name: string, req: CreateRequest) {
+    const policy = req.pull ?? "missing";
+    if (policy !== "always") {
+      try {
+        return this.ctx.images.get(name);
+      } catch (e) {
+        if (!(e instanceof BerthError) || e.code !== "NOT_FOUND" || policy === "never") throw e;
+      }
+    }
+    return this.ctx.images.pull(name, { ...req, ...(req.onPullEvent ? { onEvent: req.onPullEvent } : {}) });
+  }
+
+  async start(ref: string): Promise<void> {
+    const rec = await this.observe(this.store.resolve(ref));
+    if (rec.state === "running") return;
+    if (rec.state === "paused") throw conflict(`container ${rec.name} is paused; unpause it instead`);
+    await this.startRecord(rec, { restartCount: rec.restartCount });
+  }
+
+  private async startRecord(rec: ContainerRecord, o: { restartCount: number }): Promise<void> {
+    const p = this.paths(rec.id);
+    const runtime = this.runtimeFor(rec);
+    // Leftovers of the previous run (a crash, a reboot) go first.
+    await this.teardown(rec, p);
+    await fsp.mkdir(p.persist, { recursive: true, mode: 0o700 });
+    await fsp.mkdir(exitsDir(this.ctx.runroot), { recursive: true, mode: 0o700 });
+    await fsp.rm(p.exitFile, { force: true });
+    const image = this.ctx.images.store.byId(rec.imageId) ?? (() => {
+      throw notFound(`the image of container ${rec.name} (${rec.imageId}) was removed`);
+    })();
+    const lowerDirs = [...image.layers].reverse().map((l) => this.ctx.images.store.snapshots.get(l.chainId)?.dir ?? "");
+    if (lowerDirs.some((d) => !d)) throw precondition(`the image of container ${rec.name} is missing layers; pull it again`);
+    let spec: RuntimeSpec;
+    try {
+      await mountOverlay({ lowerDirs, upper: p.upper, work: p.work, merged: p.merged });
+      spec = await this.buildSpec(rec, p, image.id);
+      await fsp.writeFile(p.config, JSON.stringify(spec));
+    } catch (e) {
+      await this.teardown(rec, p);
+      throw e;
+    }
+    // Mark it running before the process can exit: the exit command only records exits of running containers.
+    this.store.update(rec.id, { state: "running", pid: 0, conmonPid: 0, bootId: this.bootIdNow, exitCode: 0, oomKilled: false, error: "", startedAt: Date.now(), finishedAt: 0, stoppedByUser: false, restartCount: o.restartCount, monitorPid: 0 });
+    try {
+      const { pid } = await spawnConmon({
+        id: rec.id,
+        name: rec.name,
+        paths: p,
+        exitsDir: exitsDir(this.ctx.runroot),
+        runtimePath: runtime.path,
+        runtimeArgs: runtime.globalArgs,
+        tty: !!rec.options.tty,
+        stdin: !!rec.options.interactive,
+        exitCommand: this.exitCommand(rec.id),
+      });
+      const conmonPid = Number((await fsp.readFile(p.conmonPidFile, "utf8").catch(() => "0")).trim());
+      this.store.update(rec.id, { pid, conmonPid });
+      await runtime.start(rec.id);
+    } catch (e) {
+      this.store.update(rec.id, { state: rec.state === "created" ? "created" : "exited", pid: 0, conmonPid: 0, error: (e as Error).message, exitCode: (e as { exitCode?: number }).exitCode ?? 125, startedAt: rec.startedAt });
+      await runtime.delete(rec.id).catch(() => undefined);
+      await this.teardown(rec, p);
+      throw e;
+    }
+  }
+
+  private exitCommand(id: string): string[] {
+    const c = this.ctx;
+    return [...c.cliCommand, "--root", c.root, "--runroot", c.runroot, ...(c.configPath ? ["--config", c.configPath] : []), "container", "cleanup", id];
+  }
+
+  private async buildSpec(rec: ContainerRecord, p: ContainerPaths, imageId: string): Promise<RuntimeSpec> {
+    const { generateSpec, resolveUser } = await spec();
+    const o = rec.options;
+    const config: ImageConfig = await this.ctx.images.store.readConfig(imageId as never);
+    const img = config.config ?? {};
+    const facts = o.privileged ? { ...this.hostFacts(), devices: hostDevices() } : this.hostFacts();
+    const user = resolveUser(o.user ?? img.User ?? undefined, await readInRoot(p.merged, "/etc/passwd"), await readInRoot(p.merged, "/etc/group"), o.groupAdd);
+    const hostname = o.hostname ?? rec.id.slice(0, 12);
+    await this.writeEtcFiles(p, hostname);
+    let seccompProfile: unknown;
+    const sec = o.securityOpt?.find((s) => /^seccomp[=:]/.test(s));
+    if (sec && !/^seccomp[=:]unconfined$/.test(sec)) {
+      const file = sec.slice("seccomp=".length);
+      try {
+        seccompProfile = JSON.parse(await fsp.readFile(file, "utf8"));
+      } catch (e) {
+        throw invalid(`--security-opt ${sec}: cannot read the profile: ${(e as Error).message}`);
+      }
+    }
+    const noHostNet = o.network !== "host";
+    return generateSpec({
+      id: rec.id,
+      rootfs: p.merged,
+      image: img,
+      options: o,
+      user,
+      host: facts,
+      cgroupsPath: this.ctx.config.cgroupParent ? `${this.ctx.config.cgroupParent.replace(/\/$/, "")}/${rec.id}` : `berth/${rec.id}`,
+      ...(seccompProfile !== undefined ? { seccompProfile } : {}),
+      hostEnv: process.env,
+      extraMounts: [
+        { destination: "/etc/hostname", type: "bind", source: p.hostname, options: ["rbind", "rprivate", ...(o.readOnly ? ["ro"] : [])] },
+        ...(noHostNet
+          ? [
+              { destination: "/etc/hosts", type: "bind", source: p.hosts, options: ["rbind", "rprivate", ...(o.readOnly ? ["ro"] : [])] },
+              { destination: "/etc/resolv.conf", type: "bind", source: p.resolvConf, options: ["rbind", "rprivate", ...(o.readOnly ? ["ro"] : [])] },
+            ]
+          : []),
+      ],
+    });
+  }
+
+  /** /etc/hostname, /etc/hosts and /etc/resolv.conf of the container (the network issue extends them). */
+  private async writeEtcFiles(p: ContainerPaths, hostname: string): Promise<void> {
+    await fsp.writeFile(p.hostname, `${hostname}\n`);
+    await fsp.writeFile(p.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
+    let resolv = "";
+    try {
+      resolv = await fsp.readFile("/etc/resolv.conf", "utf8");
+    } catch {
+      /* no resolver on the host */
+    }
+    // A loopback resolver on the host is unreachable from the container's own network namespace.
+    const lines = resolv.split("\n").filter((l) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(l));
+    await fsp.writeFile(p.resolvConf, lines.join("\n").trim() + "\n");
+  }
+
+  // ---------------------------------------------------------------- exit handling
+
+  /**
+   * conmon's exit command (and the inline end of stop/rm): record the exit once, tear down the mount and
+   * the runtime's state, then remove (--rm) or restart (policy) the container.
+   */
+  async cleanup(id: string): Promise<void> {
+    const rec = this.store.get(id);
+    if (!rec) return;
+    const p = this.paths(id);
+    const exit = await readExitFile(p.exitFile);
+    const oom = existsSync(join(p.persist, "oom"));
+    const finishedAt = exit?.at ?? Date.now();
+    const exitCode = exit?.code ?? 255;
+    if (!this.store.transition(id, ["running", "paused"], { state: "exited", exitCode, oomKilled: oom, finishedAt, pid: 0, conmonPid: 0 })) return;
+    await this.teardown(rec, p);
+    const after = this.store.get(id);
+    if (!after) return;
+    if (after.options.autoRemove) {
+      if (pidAlive(await this.attachHolder(p))) return; // the foreground `run --rm` removes it after reading the exit
+      await this.removeRecord(after);
+      return;
+    }
+    const d = restartDecision(after.options.restart, after, exitCode, finishedAt);
+    if (!d.restart) return;
+    this.store.update(id, { state: "restarting", monitorPid: process.pid });
+    await sleep(d.delayMs);
+    const now = this.store.get(id);
+    if (!now || now.state !== "restarting" || now.stoppedByUser) return;
+    try {
+      await this.startRecord(now, { restartCount: now.restartCount + 1 });
+    } catch (e) {
+      this.ctx.log.warn(`restart of ${now.name} failed: ${(e as Error).message}`);
+    }
+  }
+
+  private async attachHolder(p: ContainerPaths): Promise<number> {
+    return Number((await fsp.readFile(p.attachLock, "utf8").catch(() => "0")).trim()) || 0;
+  }
+
+  /** Undo what start did: runtime state, the rootfs mount, the bundle. Idempotent. */
+  private async teardown(rec: ContainerRecord, p: ContainerPaths): Promise<void> {
+    await this.runtimeFor(rec).delete(rec.id).catch((e) => this.ctx.log.debug(`runtime delete ${rec.id}: ${(e as Error).message}`));
+    await unmount(p.merged);
+    // Keep the attach lock of a foreground run; the rest of the bundle is per run.
+    for (const f of [p.config, p.pidFile, p.conmonPidFile, p.attach, p.ctl, p.winsz]) await fsp.rm(f, { force: true });
+    await fsp.rm(p.persist, { recursive: true, force: true });
+  }
+
+  private async removeRecord(rec: ContainerRecord): Promise<void> {
+    const p = this.paths(rec.id);
+    await this.teardown(rec, p);
+    await fsp.rm(p.bundle, { recursive: true, force: true });
+    await fsp.rm(p.exitFile, { force: true });
+    await fsp.rm(p.dir, { recursive: true, force: true });
+    this.store.delete(rec.id);
+  }
+
+  // ---------------------------------------------------------------- observation
+
+  /** Bring the row in line with what is true (conmon, exit file, runtime), recording stale exits. */
+  async observe(rec: ContainerRecord): Promise<ContainerRecord> {
+    if (rec.state === "created" || rec.state === "exited") return rec;
+    const p = this.paths(rec.id);
+    const exit = await readExitFile(p.exitFile);
+    const o: Observation = {
+      conmonAlive: processIs(rec.conmonPid, "conmon"),
+      monitorAlive: pidAlive(rec.monitorPid),
+      rebooted: !!rec.bootId && rec.bootId !== this.bootIdNow,
+      oom: existsSync(join(p.persist, "oom")),
+      ...(exit ? { exitCode: exit.code, exitedAt: exit.at } : {}),
+    };
+    if (!o.conmonAlive && !exit && !o.rebooted && rec.state !== "restarting") o.runtime = (await this.runtimeFor(rec).state(rec.id).catch(() => null))?.status ?? null;
+    const v = reconcile(rec, o, Date.now());
+    if (v.exited) {
+      if (this.store.transition(rec.id, [rec.state], { state: "exited", exitCode: v.exited.exitCode, finishedAt: v.exited.finishedAt, oomKilled: v.exited.oomKilled, error: v.exited.error, pid: 0, conmonPid: 0 })) {
+        await this.teardown(rec, p).catch(() => undefined);
+      }
+      return this.store.get(rec.id) ?? { ...rec, state: "exited" };
+    }
+    if (v.state !== rec.state) this.store.update(rec.id, { state: v.state });
+    return { ...rec, state: v.state };
+  }
+
+  // ---------------------------------------------------------------- attach / wait / logs
+
+  async attach(ref: string, opts: AttachOptions): Promise<number> {
+    const rec = this.store.resolve(ref);
+    const p = this.paths(rec.id);
+    await fsp.mkdir(p.bundle, { recursive: true, mode: 0o700 });
+    await fsp.writeFile(p.attachLock, String(process.pid));
+    const ac = new AbortController();
+    const abort = () => ac.abort();
+    opts.signal?.addEventListener("abort", abort, { once: true });
+    try {
+      const exited = this.waitExit(rec.id, p, ac.signal);
+      const stdin = opts.stdin && rec.options.interactive ? attachStdin(p, opts.stdin, ac.signal, exited) : undefined;
+      if (opts.tty && rec.options.tty) void resizeTerminal(p, opts.tty, ac.signal);
+      await readLog(p.log, { stdout: opts.stdout, stderr: opts.stderr }, { done: exited, signal: ac.signal });
+      const code = await exited;
+      ac.abort();
+      await stdin?.catch(() => undefined);
+      return code;
+    } finally {
+      opts.signal?.removeEventListener("abort", abort);
+      await fsp.rm(p.attachLock, { force: true });
+      const now = this.store.get(rec.id);
+      if (now?.options.autoRemove) {
+        const o = await this.observe(now);
+        if (o.state === "exited" || o.state === "created") await this.removeRecord(o);
+      }
+    }
+  }
+
+  /** The exit code of the current run, from the exit file (or the row, if another process already moved on). */
+  private async waitExit(id: string, p: ContainerPaths, signal?: AbortSignal): Promise<number> {
+    const code = await waitForExitFile(p.exitFile, signal, async () => {
+      const rec = this.store.get(id);
+      if (!rec) return 0;
+      const o = await this.observe(rec);
+      return o.state === "exited" ? o.exitCode : undefined;
+    });
+    return code;
+  }
+
+  async wait(ref: string, opts: { condition?: "not-running" | "next-exit" | "removed"; signal?: AbortSignal } = {}): Promise<number> {
+    const rec = this.store.resolve(ref);
+    const cond = opts.condition ?? "not-running";
+    let last = rec.exitCode;
+    let sawRunning = false;
+    for (;;) {
+      if (opts.signal?.aborted) throw invalid("wait was interrupted");
+      const cur = this.store.get(rec.id);
+      if (!cur) return last;
+      const o = await this.observe(cur);
+      last = o.exitCode;
+      if (o.state === "running" || o.state === "paused" || o.state === "restarting") sawRunning = true;
+      else if (cond === "not-running" && o.state !== "created") return o.exitCode;
+      else if (cond === "not-running" && o.state === "created") return o.exitCode;
+      else if (cond === "next-exit" && sawRunning) return o.exitCode;
+      if (o.state === "running") {
+        await waitForExitFile(this.paths(rec.id).exitFile, opts.signal, undefined, 500).catch(() => undefined);
+      } else await sleep(100);
+    }
+  }
+
+  async logs(ref: string, opts: LogsOptions): Promise<void> {
+    const rec = this.store.resolve(ref);
+    const p = this.paths(rec.id);
+    const ro = {
+      stdout: opts.stdout,
+      stderr: opts.stderr,
+      ...(opts.tail !== undefined ? { tail: opts.tail } : {}),
+      ...(opts.since !== undefined ? { since: opts.since } : {}),
+      ...(opts.until !== undefined ? { until: opts.until } : {}),
+      ...(opts.timestamps ? { timestamps: true } : {}),
+    };
+    if (!opts.follow) return readLog(p.log, ro);
+    const done = this.wait(rec.id, { condition: "not-running", ...(opts.signal ? { signal: opts.signal } : {}) }).catch(() => 0);
+    await readLog(p.log, ro, { done, ...(opts.signal ? { signal: opts.signal } : {}) });
+  }
+
+  // ---------------------------------------------------------------- signals
+
+  async stop(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
+    const rec = await this.observe(this.store.resolve(ref));
+    if (rec.state === "restarting") {
+      this.store.update(rec.id, { stoppedByUser: true, state: "exited" });
+      return;
+    }
+    if (rec.state !== "running" && rec.state !== "paused") return;
+    this.store.update(rec.id, { stoppedByUser: true });
+    const { parseSignal } = await spec();
+    const p = this.paths(rec.id);
+    const runtime = this.runtimeFor(rec);
+    const image = await this.ctx.images.store.readConfig(rec.imageId as never).catch(() => undefined);
+    const sig = parseSignal(opts.signal ?? rec.options.stopSignal ?? image?.config?.StopSignal ?? "SIGTERM");
+    const timeout = opts.timeout ?? rec.options.stopTimeout ?? 10;
+    if (timeout > 0) {
+      await runtime.kill(rec.id, sig).catch(() => undefined);
+      if (rec.state === "paused") await runtime.resume(rec.id).catch(() => undefined);
+      const gone = await waitForExitFile(p.exitFile, undefined, undefined, timeout * 1000).then(
+        () => true,
+        () => false,
+      );
+      if (!gone) await this.killHard(rec, p);
+    } else await this.killHard(rec, p);
+    await this.cleanup(rec.id);
+  }
+
+  private async killHard(rec: ContainerRecord, p: ContainerPaths): Promise<void> {
+    const runtime = this.runtimeFor(rec);
+    await runtime.kill(rec.id, 9, true).catch(() => undefined);
+    await runtime.resume(rec.id).catch(() => undefined);
+    await waitForExitFile(p.exitFile, undefined, undefined, 10_000).catch(() => undefined);
+  }
+
+  async kill(ref: string, signal = "SIGKILL"): Promise<void> {
+    const rec = await this.observe(this.store.resolve(ref));
+    if (rec.state !== "running" && rec.state !== "paused") throw conflict(`container ${rec.name} is not running`);
+    const { parseSignal } = await spec();
+    const sig = parseSignal(signal);
+    const image = await this.ctx.images.store.readConfig(rec.imageId as never).catch(() => undefined);
+    // Docker: killing with SIGKILL or the stop signal counts as a manual stop for the restart policy.
+    if (sig === 9 || sig === parseSignal(rec.options.stopSignal ?? image?.config?.StopSignal ?? "SIGTERM")) this.store.update(rec.id, { stoppedByUser: true });
+    await this.runtimeFor(rec).kill(rec.id, sig, sig === 9);
+  }
+
+  async restart(ref: string, opts: { timeout?: number } = {}): Promise<void> {
+    const rec = this.store.resolve(ref);
+    await this.stop(rec.id, opts);
+    const now = await this.observe(this.store.resolve(rec.id));
+    await this.startRecord(now, { restartCount: now.restartCount });
+  }
+
+  async pause(ref: string): Promise<void> {
+    const rec = await this.observe(this.store.resolve(ref));
+    if (rec.state !== "running") throw conflict(`container ${rec.name} is not running`);
+    await this.runtimeFor(rec).pause(rec.id);
+    this.store.transition(rec.id, ["running"], { state: "paused" });
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const rec = await this.observe(this.store.resolve(ref));
+    if (rec.state !== "paused") throw conflict(`container ${rec.name} is not paused`);
+    await this.runtimeFor(rec).resume(rec.id);
+    this.store.transition(rec.id, ["paused"], { state: "running" });
+  }
+
+  async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<string> {
+    const rec = await this.observe(this.store.resolve(ref));
+    if (rec.state === "running" || rec.state === "paused") {
+      if (!opts.force) throw conflict(`cannot remove container ${rec.name}: it is ${rec.state}; stop it first or use --force`);
+      this.store.update(rec.id, { stoppedByUser: true });
+      await this.killHard(rec, this.paths(rec.id));
+    }
+    if (rec.state === "restarting") this.store.update(rec.id, { stoppedByUser: true });
+    await this.removeRecord(rec);
+    return rec.id;
+  }
+
+  async prune(): Promise<{ removed: string[] }> {
+    const removed: string[] = [];
+    for (const r of this.store.list()) {
+      const o = await this.observe(r);
+      if (o.state === "exited" || o.state === "created") {
+        await this.removeRecord(o);
+        removed.push(o.id);
+      }
+    }
+    return { removed };
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  async list(opts: ListOptions = {}): Promise<ContainerSummary[]> {
+    const now = Date.now();
+    let recs = await Promise.all(this.store.list().map((r) => this.observe(r)));
+    if (!opts.all && !opts.last) recs = recs.filter((r) => r.state === "running" || r.state === "paused" || r.state === "restarting");
+    recs = recs.filter((r) => matchesFilters(r, opts.filters ?? {}, this.ctx.images));
+    if (opts.last) recs = recs.slice(0, opts.last);
+    const { mergeProcessArgs } = await spec();
+    const out: ContainerSummary[] = [];
+    for (const r of recs) {
+      const cfg = await this.ctx.images.store.readConfig(r.imageId as never).catch(() => undefined);
+      let command = "";
+      try {
+        const pa = mergeProcessArgs(cfg?.config ?? {}, r.options);
+        command = [pa.path, ...pa.args].join(" ");
+      } catch {
+        /* no command: shown empty */
+      }
+      out.push({
+        Id: r.id,
+        Names: [r.name],
+        Image: r.imageName,
+        ImageID: r.imageId,
+        Command: command,
+        Created: Math.floor(r.created / 1000),
+        State: r.state,
+        Status: statusText(r.state, r, now),
+        ExitCode: r.exitCode,
+        Labels: r.options.labels ?? {},
+        Pid: r.state === "running" || r.state === "paused" ? r.pid : 0,
+      });
+    }
+    return out;
+  }
+
+  async inspect(ref: string): Promise<ContainerInspect> {
+    const r = await this.observe(this.store.resolve(ref));
+    const p = this.paths(r.id);
+    const o = r.options;
+    const cfg = await this.ctx.images.store.readConfig(r.imageId as never).catch(() => undefined);
+    const img = cfg?.config ?? {};
+    const { mergeProcessArgs } = await spec();
+    let pa = { path: "", args: [] as string[] };
+    try {
+      pa = mergeProcessArgs(img, o);
+    } catch {
+      /* shown empty */
+    }
+    const image = this.ctx.images.store.byId(r.imageId);
+    const lower = image ? [...image.layers].reverse().map((l) => this.ctx.images.store.snapshots.get(l.chainId)?.dir ?? "").join(":") : "";
+    const iso = (ms: number) => (ms ? new Date(ms).toISOString() : "0001-01-01T00:00:00Z");
+    const env = [...(img.Env ?? []), ...(o.env ?? [])];
+    return {
+      Id: r.id,
+      Created: new Date(r.created).toISOString(),
+      Path: pa.path,
+      Args: pa.args,
+      State: {
+        Status: r.state,
+        Running: r.state === "running" || r.state === "paused",
+        Paused: r.state === "paused",
+        Restarting: r.state === "restarting",
+        OOMKilled: r.oomKilled,
+        Dead: false,
+        Pid: r.state === "running" || r.state === "paused" ? r.pid : 0,
+        ExitCode: r.exitCode,
+        Error: r.error,
+        StartedAt: iso(r.startedAt),
+        FinishedAt: iso(r.finishedAt),
+      },
+      Image: r.imageId,
+      ResolvConfPath: p.resolvConf,
+      HostnamePath: p.hostname,
+      HostsPath: p.hosts,
+      LogPath: p.log,
+      Name: `/${r.name}`,
+      RestartCount: r.restartCount,
+      Driver: "overlay",
+      Platform: "linux",
+      MountLabel: "",
+      ProcessLabel: "",
+      AppArmorProfile: "",
+      ExecIDs: null,
+      HostConfig: hostConfigOf(o),
+      GraphDriver: { Name: "overlay", Data: { LowerDir: lower, UpperDir: p.upper, WorkDir: p.work, MergedDir: p.merged } },
+      Mounts: (o.mounts ?? []).map((m) => ({ Type: m.type, Source: m.source ?? "", Destination: m.destination, Mode: m.readOnly ? "ro" : "", RW: !m.readOnly, Propagation: m.type === "bind" ? "rprivate" : "" })),
+      Config: {
+        Hostname: o.hostname ?? r.id.slice(0, 12),
+        User: o.user ?? img.User ?? "",
+        Tty: !!o.tty,
+        OpenStdin: !!o.interactive,
+        Env: env,
+        Cmd: o.cmd?.length ? o.cmd : o.entrypoint !== undefined ? null : (img.Cmd ?? null),
+        Entrypoint: o.entrypoint !== undefined ? (o.entrypoint.filter(Boolean).length ? o.entrypoint : null) : (img.Entrypoint ?? null),
+        Image: r.imageName,
+        WorkingDir: o.workdir ?? img.WorkingDir ?? "",
+        Labels: { ...(img.Labels ?? {}), ...(o.labels ?? {}) },
+        StopSignal: o.stopSignal ?? img.StopSignal ?? "SIGTERM",
+        StopTimeout: o.stopTimeout ?? 10,
+      },
+      OCIRuntime: r.runtime,
+      BundlePath: p.bundle,
+    };
+  }
+
+  async exec(ref: string, opts: ExecOptions): Promise<number> {
+    const rec = await this.observe(this.store.resolve(ref));
+    if (rec.state === "paused") throw conflict(`container ${rec.name} is paused; unpause it first`);
+    if (rec.state !== "running") throw conflict(`container ${rec.name} is not running`);
+    const p = this.paths(rec.id);
+    const base = JSON.parse(await fsp.readFile(p.config, "utf8")) as RuntimeSpec;
+    const { resolveUser } = await spec();
+    const user = opts.user ? resolveUser(opts.user, await readInRoot(p.merged, "/etc/passwd"), await readInRoot(p.merged, "/etc/group")) : undefined;
+    return execInContainer({ runtime: this.runtimeFor(rec), id: rec.id, paths: p, base, user, opts, hostFacts: this.hostFacts() });
+  }
+
+  async top(ref: string, psArgs: string[] = []): Promise<TopResult> {
+    const rec = await this.observe(this.store.resolve(ref));
+    if (rec.state !== "running" && rec.state !== "paused") throw conflict(`container ${rec.name} is not running`);
+    const out = await this.runtimeFor(rec).ps(rec.id, psArgs.length ? psArgs : ["-ef"]);
+    const lines = out.split("\n").filter((l) => l.trim());
+    const header = lines.shift() ?? "";
+    const titles = header.trim().split(/\s+/);
+    const processes = lines.map((l) => {
+      const cols = l.trim().split(/\s+/);
+      return [...cols.slice(0, titles.length - 1), cols.slice(titles.length - 1).join(" ")];
+    });
+    return { Titles: titles, Processes: processes };
+  }
+
+  async stats(refs: string[], opts: { all?: boolean } = {}): Promise<StatsSample[]> {
+    const recs = refs.length ? refs.map((r) => this.store.resolve(r)) : this.store.list();
+    const out: StatsSample[] = [];
+    const hostMem = totalmem();
+    for (const r0 of recs) {
+      const r = await this.observe(r0);
+      const running = r.state === "running" || r.state === "paused";
+      if (!running && !opts.all && !refs.length) continue;
+      const s = running && r.pid ? await readCgroupStats(r.pid, hostMem).catch(() => undefined) : undefined;
+      out.push({
+        Id: r.id,
+        Name: r.name,
+        CPUPerc: 0,
+        MemUsage: s?.memUsage ?? 0,
+        MemLimit: s?.memLimit ?? 0,
+        MemPerc: s && s.memLimit ? (s.memUsage / s.memLimit) * 100 : 0,
+        PIDs: s?.pids ?? 0,
+        cpuNs: s?.cpuNs ?? 0,
+        at: Number(process.hrtime.bigint()),
+      });
+    }
+    return out;
+  }
+
+  async rename(ref: string, name: string): Promise<void> {
+    const rec = this.store.resolve(ref);
+    this.store.rename(rec.id, name);
+  }
+
+  async update(ref: string, req: UpdateRequest): Promise<void> {
+    const rec = await this.observe(this.store.resolve(ref));
+    const { restart, ...resources } = req;
+    const options: ContainerOptions = { ...rec.options, ...resources, ...(restart ? { restart } : {}) };
+    await this.validate(options);
+    const { buildResources } = await spec();
+    if (Object.keys(resources).length && (rec.state === "running" || rec.state === "paused")) {
+      const p = this.paths(rec.id);
+      const file = join(p.bundle, "update.json");
+      await fsp.writeFile(file, JSON.stringify(buildResources(options, this.hostFacts())));
+      try {
+        await this.runtimeFor(rec).update(rec.id, file);
+      } finally {
+        await fsp.rm(file, { force: true });
+      }
+    }
+    this.store.update(rec.id, { options });
+  }
+
+  async boot(): Promise<{ started: string[] }> {
+    const started: string[] = [];
+    for (const r0 of this.store.list()) {
+      const r = await this.observe(r0);
+      const pol = r.options.restart?.name;
+      if (r.state !== "exited") continue;
+      if (pol === "always" || (pol === "unless-stopped" && !r.stoppedByUser)) {
+        try {
+          await this.startRecord(r, { restartCount: r.restartCount });
+          started.push(r.id);
+        } catch (e) {
+          this.ctx.log.warn(`cannot start ${r.name}: ${(e as Error).message}`);
+        }
+      }
+    }
+    return { started };
+  }
+
+  /** Stop and remove every container (system reset). */
+  async removeAll(): Promise<void> {
+    for (const r of this.store.list()) await this.remove(r.id, { force: true }).catch((e) => this.ctx.log.warn(`${r.name}: ${(e as Error).message}`));
+  }
+}
+
+function hostConfigOf(o: ContainerOptions): Record<string, unknown> {
   return {
-    create: todo("create"), start: todo("start"), attach: todo("attach"), stop: todo("stop"), kill: todo("kill"),
-    restart: todo("restart"), pause: todo("pause"), unpause: todo("unpause"), remove: todo("remove"), list: todo("list"),
-    inspect: todo("inspect"), logs: todo("logs"), wait: todo("wait"), exec: todo("exec"), top: todo("top"), stats: todo("stats"),
-    rename: todo("rename"), update: todo("update"), cleanup: todo("cleanup"), boot: todo("boot"), prune: todo("prune"),
+    AutoRemove: !!o.autoRemove,
+    RestartPolicy: { Name: o.restart?.name ?? "no", MaximumRetryCount: o.restart?.maximumRetryCount ?? 0 },
+    NetworkMode: o.network ?? "none",
+    Privileged: !!o.privileged,
+    ReadonlyRootfs: !!o.readOnly,
+    CapAdd: o.capAdd ?? null,
+    CapDrop: o.capDrop ?? null,
+    SecurityOpt: o.securityOpt ?? null,
+    PidMode: o.pid === "host" ? "host" : "",
+    IpcMode: o.ipc ?? "private",
+    UTSMode: o.uts === "host" ? "host" : "",
+    UsernsMode: o.userns ?? "",
+    ShmSize: o.shmSize ?? 64 * 1024 * 1024,
+    Memory: o.memory ?? 0,
+    MemorySwap: o.memorySwap ?? 0,
+    MemoryReservation: o.memoryReservation ?? 0,
+    NanoCpus: o.cpus ? Math.round(o.cpus * 1e9) : 0,
+    CpuShares: o.cpuShares ?? 0,
+    CpusetCpus: o.cpusetCpus ?? "",
+    CpusetMems: o.cpusetMems ?? "",
+    PidsLimit: o.pidsLimit ?? null,
+    BlkioWeight: o.blkioWeight ?? 0,
+    Ulimits: (o.ulimits ?? []).map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
+    Tmpfs: o.tmpfs ?? null,
+    Sysctls: o.sysctls ?? null,
+    Init: !!o.init,
+    GroupAdd: o.groupAdd ?? null,
+    OomKillDisable: !!o.oomKillDisable,
+    OomScoreAdj: o.oomScoreAdj ?? 0,
+    Runtime: o.runtime ?? "",
+    Binds: (o.mounts ?? []).filter((m) => m.type === "bind").map((m) => `${m.source}:${m.destination}${m.readOnly ? ":ro" : ""}`),
   };
+}
+
+/** Docker's ps filters: the same key ORs, different keys AND. */
+function matchesFilters(r: ContainerRecord, filters: Record<string, string[]>, images: Images): boolean {
+  for (const [key, values] of Object.entries(filters)) {
+    if (!values.length) continue;
+    const ok = values.some((v) => {
+      switch (key) {
+        case "id":
+          return r.id.startsWith(v);
+        case "name":
+          return r.name.includes(v.replace(/^\//, ""));
+        case "status":
+          return r.state === v;
+        case "exited":
+          return r.state === "exited" && r.exitCode === Number(v);
+        case "label": {
+          const [k, val] = v.split("=", 2) as [string, string | undefined];
+          const labels = r.options.labels ?? {};
+          return val === undefined ? k in labels : labels[k] === val;
+        }
+        case "ancestor":
+          try {
+            return images.get(v).id === r.imageId || r.imageName === v;
+          } catch {
+            return r.imageName === v;
+          }
+        default:
+          throw invalid(`invalid filter "${key}": use id, name, label, status, exited or ancestor`);
+      }
+    });
+    if (!ok) return false;
+  }
+  return true;
 }

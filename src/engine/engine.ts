@@ -3,8 +3,7 @@ import { createLogger, type LogLevel, type Logger } from "../core/log.js";
 import { ImageStore } from "../image/store.js";
 import { loadConfig, type BerthConfig } from "./config.js";
 import { Images } from "./images.js";
-import { createContainers } from "./containers.js";
-import type { ContainersApi } from "./container-types.js";
+import { Containers } from "./containers.js";
 
 export interface EngineOptions {
   /** Persistent state (default $BERTH_ROOT or /var/lib/berth). */
@@ -15,6 +14,21 @@ export interface EngineOptions {
   config?: BerthConfig | string;
   logLevel?: LogLevel;
   log?: Logger;
+  /** argv that runs the berth CLI, for conmon's exit command (default: this process's CLI, or the built bundle). */
+  cliCommand?: string[];
+}
+
+/** The CLI that conmon runs when a container exits: the bundle this process runs from, or the built one. */
+function cliCommand(): string[] {
+  const main = process.argv[1] ?? "";
+  if (/berth\.cjs$/.test(main)) return [process.execPath, main];
+  let here = "";
+  try {
+    here = new URL(".", import.meta.url).pathname;
+  } catch {
+    /* bundled: argv[1] was the bundle */
+  }
+  return [process.execPath, `${here}../../bundle/berth.cjs`];
 }
 
 export const DEFAULT_ROOT = "/var/lib/berth";
@@ -28,15 +42,15 @@ export class Engine {
     readonly config: BerthConfig,
     readonly log: Logger,
     readonly images: Images,
-  ) {
-    this.containers = createContainers();
-  }
-
-  readonly containers: ContainersApi;
+    readonly containers: Containers,
+  ) {}
 
   /** Remove every container, image, snapshot and blob, and the runroot's files (`berth system reset`). */
   async reset(): Promise<void> {
-    throw new Error("reset is not implemented yet");
+    await this.containers.removeAll();
+    await this.images.store.resetAll();
+    const { rm } = await import("node:fs/promises");
+    for (const d of ["containers", "exits", "runc", "crun", "runtime-probe.json"]) await rm(`${this.runroot}/${d}`, { recursive: true, force: true });
   }
 
   static async open(opts: EngineOptions = {}): Promise<Engine> {
@@ -46,7 +60,18 @@ export class Engine {
     const log = opts.log ?? createLogger(opts.logLevel ?? "warn");
     mkdirSync(runroot, { recursive: true, mode: 0o700 });
     const store = await ImageStore.open(root);
-    return new Engine(root, runroot, config, log, new Images(store, config, log));
+    const images = new Images(store, config, log);
+    const containers = new Containers({
+      root,
+      runroot,
+      config,
+      ...(typeof opts.config === "string" ? { configPath: opts.config } : {}),
+      log,
+      images,
+      db: store.db,
+      cliCommand: opts.cliCommand ?? cliCommand(),
+    });
+    return new Engine(root, runroot, config, log, images, containers);
   }
 
   close(): void {

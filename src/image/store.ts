@@ -143,10 +143,11 @@ export class ImageStore implements ImageWriter, ImageReader {
       const rd = this.db.prepare("INSERT OR REPLACE INTO image_digests (repository, digest, image_id) VALUES (?, ?, ?)");
       for (const d of req.repoDigests ?? []) rd.run(d.repository, d.digest, id);
     })();
-    return this.get(id)!;
+    return this.byId(id)!;
   }
 
-  private get(id: string): ImageRecord | undefined {
+  /** The image with exactly this ID (config digest), if stored. */
+  byId(id: string): ImageRecord | undefined {
     const r = this.db.prepare("SELECT * FROM images WHERE id = ?").get(id) as ImageRow | undefined;
     return r && this.toRecord(r);
   }
@@ -187,7 +188,7 @@ export class ImageStore implements ImageWriter, ImageReader {
   resolve(nameOrId: string): ImageRecord {
     const id = this.resolveId(nameOrId);
     if (!id) throw notFound(`image "${nameOrId}" not found`);
-    return this.get(id)!;
+    return this.byId(id)!;
   }
 
   private resolveId(s: string): string | undefined {
@@ -222,7 +223,7 @@ export class ImageStore implements ImageWriter, ImageReader {
     const ref = parseReference(target);
     if (ref.digest) throw invalid(`invalid reference "${target}": cannot tag with a digest`);
     this.db.prepare("INSERT OR REPLACE INTO image_tags (name, image_id) VALUES (?, ?)").run(formatReference(ref), img.id);
-    return this.get(img.id)!;
+    return this.byId(img.id)!;
   }
 
   /**
@@ -256,6 +257,12 @@ export class ImageStore implements ImageWriter, ImageReader {
     } catch {
       return undefined;
     }
+  }
+
+  /** Forget every image (system reset); prune then collects all blobs and snapshots. */
+  async resetAll(): Promise<PruneResult> {
+    this.db.prepare("DELETE FROM images").run();
+    return this.prune();
   }
 
   /**

@@ -57,4 +57,28 @@ CREATE TABLE lease_resources (
   PRIMARY KEY (lease_id, kind, key)
 );
 `,
+  /* v2: containers */ `
+CREATE TABLE containers (
+  id TEXT PRIMARY KEY,                 -- 64 hex
+  name TEXT NOT NULL UNIQUE,
+  image_id TEXT NOT NULL,              -- held through ImageStore.inUse, not a foreign key: rmi -f may untag
+  image_name TEXT NOT NULL,            -- as the user named it
+  options TEXT NOT NULL,               -- ContainerOptions JSON: what was asked
+  runtime TEXT NOT NULL,               -- runtime binary path, chosen at create
+  created INTEGER NOT NULL,            -- ms
+  state TEXT NOT NULL CHECK (state IN ('created', 'running', 'paused', 'restarting', 'exited')),
+  pid INTEGER NOT NULL DEFAULT 0,
+  conmon_pid INTEGER NOT NULL DEFAULT 0,
+  boot_id TEXT,
+  exit_code INTEGER NOT NULL DEFAULT 0,
+  oom_killed INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '',
+  started_at INTEGER NOT NULL DEFAULT 0,
+  finished_at INTEGER NOT NULL DEFAULT 0,
+  restart_count INTEGER NOT NULL DEFAULT 0,
+  stopped_by_user INTEGER NOT NULL DEFAULT 0,
+  monitor_pid INTEGER NOT NULL DEFAULT 0 -- a cleanup process sleeping out a restart back-off
+);
+CREATE INDEX containers_image ON containers(image_id);
+`,
 ];

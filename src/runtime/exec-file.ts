@@ -1,0 +1,21 @@
+import { spawn } from "node:child_process";
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a helper binary to completion, capturing output. Never throws for a non-zero exit. */
+export function run(cmd: string, args: string[], opts: { input?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    p.stdout!.on("data", (b: Buffer) => out.push(b));
+    p.stderr!.on("data", (b: Buffer) => err.push(b));
+    p.on("error", reject);
+    p.on("close", (code, sig) => resolve({ code: code ?? 128 + (sig ? 9 : 0), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    if (opts.input !== undefined) p.stdin!.end(opts.input);
+  });
+}
