@@ -9,7 +9,7 @@ export interface Observation {
   exitedAt?: number;
   oom?: boolean;
   conmonAlive: boolean;
-  /** A cleanup process is sleeping out a restart back-off. */
+  /** The process starting the container, or a cleanup process sleeping out a restart back-off. */
   monitorAlive: boolean;
   /** The runtime's answer; asked only when conmon is gone without an exit file. */
   runtime?: "creating" | "created" | "running" | "paused" | "stopped" | null;
@@ -40,6 +40,8 @@ export function reconcile(rec: ContainerRecord, o: Observation, now: number): Ve
   if (o.rebooted) return { state: "exited", exited: { exitCode: LOST_EXIT_CODE, finishedAt: now, oomKilled: false, error: "the host rebooted while the container ran" } };
   if (o.exitCode !== undefined) return { state: "exited", exited: { exitCode: o.exitCode, finishedAt: o.exitedAt ?? now, oomKilled: !!o.oom, error: "" } };
   if (o.conmonAlive) return { state: rec.state };
+  // Between "marked running" and "conmon is up", the starting process is the monitor.
+  if (!rec.conmonPid && o.monitorAlive) return { state: rec.state };
   if (o.runtime === "running" || o.runtime === "paused") return { state: o.runtime };
   return { state: "exited", exited: { exitCode: LOST_EXIT_CODE, finishedAt: now, oomKilled: !!o.oom, error: "the container's monitor (conmon) was killed" } };
 }

@@ -182,7 +182,7 @@ export class Containers implements ContainersApi {
       throw e;
     }
     // Mark it running before the process can exit: the exit command only records exits of running containers.
-    this.store.update(rec.id, { state: "running", pid: 0, conmonPid: 0, bootId: this.bootIdNow, exitCode: 0, oomKilled: false, error: "", startedAt: Date.now(), finishedAt: 0, stoppedByUser: false, restartCount: o.restartCount, monitorPid: 0 });
+    this.store.update(rec.id, { state: "running", pid: 0, conmonPid: 0, bootId: this.bootIdNow, exitCode: 0, oomKilled: false, error: "", startedAt: Date.now(), finishedAt: 0, stoppedByUser: false, restartCount: o.restartCount, monitorPid: process.pid });
     try {
       const { pid } = await spawnConmon({
         id: rec.id,
@@ -196,19 +196,26 @@ export class Containers implements ContainersApi {
         exitCommand: this.exitCommand(rec.id),
       });
       const conmonPid = Number((await fsp.readFile(p.conmonPidFile, "utf8").catch(() => "0")).trim());
-      this.store.update(rec.id, { pid, conmonPid });
+      this.store.update(rec.id, { pid, conmonPid, monitorPid: 0 });
       await runtime.start(rec.id);
     } catch (e) {
-      this.store.update(rec.id, { state: rec.state === "created" ? "created" : "exited", pid: 0, conmonPid: 0, error: (e as Error).message, exitCode: (e as { exitCode?: number }).exitCode ?? 125, startedAt: rec.startedAt });
+      this.store.update(rec.id, { state: rec.state === "created" ? "created" : "exited", pid: 0, conmonPid: 0, monitorPid: 0, error: (e as Error).message, exitCode: (e as { exitCode?: number }).exitCode ?? 125, startedAt: rec.startedAt });
       await runtime.delete(rec.id).catch(() => undefined);
       await this.teardown(rec, p);
       throw e;
     }
   }
 
+  /**
+   * conmon's exit command. While a foreground `run`/`attach` holds the container (its pid in the attach
+   * lock), that process records the exit itself and the exit command is a shell that just exits: a second
+   * Node process competing for the CPU at every foreground exit would cost more than the whole cleanup.
+   */
   private exitCommand(id: string): string[] {
     const c = this.ctx;
-    return [...c.cliCommand, "--root", c.root, "--runroot", c.runroot, ...(c.configPath ? ["--config", c.configPath] : []), "container", "cleanup", id];
+    const cli = [...c.cliCommand, "--root", c.root, "--runroot", c.runroot, ...(c.configPath ? ["--config", c.configPath] : []), "container", "cleanup", id];
+    const script = 'p=$(cat "$1" 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null && exit 0; shift; exec "$@"';
+    return ["/bin/sh", "-c", script, "berth-exit", this.paths(id).attachLock, ...cli];
   }
 
   private async buildSpec(rec: ContainerRecord, p: ContainerPaths, imageId: string): Promise<RuntimeSpec> {
@@ -374,11 +381,8 @@ export class Containers implements ContainersApi {
     } finally {
       opts.signal?.removeEventListener("abort", abort);
       await fsp.rm(p.attachLock, { force: true });
-      const now = this.store.get(rec.id);
-      if (now?.options.autoRemove) {
-        const o = await this.observe(now);
-        if (o.state === "exited" || o.state === "created") await this.removeRecord(o);
-      }
+      // The exit command stood aside while we held the lock: record the exit, remove (--rm) or restart.
+      if (existsSync(p.exitFile)) await this.cleanup(rec.id);
     }
   }
 

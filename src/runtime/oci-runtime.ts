@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { BerthError, notFound, unavailable } from "../core/errors.js";
 import { run } from "./exec-file.js";
 
@@ -42,6 +44,8 @@ export class OciRuntime {
   }
 
   async delete(id: string, force = true): Promise<void> {
+    // Both runtimes keep one dir per container under --root: no dir, nothing to delete (saves a process).
+    if (!existsSync(join(this.stateRoot, id))) return;
     const r = await run(this.path, [...this.globalArgs, "delete", ...(force ? ["--force"] : []), id]);
     if (r.code !== 0 && !/does not exist|not found|no such file/i.test(r.stderr)) throw runtimeError("delete", r.stderr);
   }

@@ -77,7 +77,7 @@ CREATE TABLE containers (
   finished_at INTEGER NOT NULL DEFAULT 0,
   restart_count INTEGER NOT NULL DEFAULT 0,
   stopped_by_user INTEGER NOT NULL DEFAULT 0,
-  monitor_pid INTEGER NOT NULL DEFAULT 0 -- a cleanup process sleeping out a restart back-off
+  monitor_pid INTEGER NOT NULL DEFAULT 0 -- the process starting it, or a cleanup process sleeping out a restart back-off
 );
 CREATE INDEX containers_image ON containers(image_id);
 `,
