@@ -1,4 +1,6 @@
 import { existsSync, lstatSync, readFileSync, readdirSync } from "node:fs";
+import { hostname, release, userInfo } from "node:os";
+import { ALL_CAPABILITIES } from "../core/spec/capabilities.js";
 import type { HostDevice, HostFacts } from "../core/spec/types.js";
 
 const LIMIT_NAMES: Record<string, string> = {
@@ -49,7 +51,36 @@ export function cgroupVersion(): 1 | 2 {
   return existsSync("/sys/fs/cgroup/cgroup.controllers") ? 2 : 1;
 }
 
+function subIds(): Pick<HostFacts, "subUids" | "subGids"> {
+  const uid = process.getuid?.() ?? 0;
+  let name = "root";
+  try {
+    name = userInfo().username;
+  } catch {
+    /* no passwd entry */
+  }
+  const names = uid === 0 ? ["containers", name, String(uid)] : [name, String(uid)];
+  const u = subIdRange(read("/etc/subuid"), names);
+  const g = subIdRange(read("/etc/subgid"), names);
+  return { ...(u ? { subUids: u } : {}), ...(g ? { subGids: g } : {}) };
+}
+
 const INIT_PATHS = ["/usr/bin/catatonit", "/usr/libexec/podman/catatonit"];
+
+/** Capability names in a /proc status mask (CapBnd: berth cannot grant what it does not hold). */
+export function capsOfMask(hex: string): string[] {
+  const mask = BigInt(`0x${hex}`);
+  return ALL_CAPABILITIES.filter((_, i) => (mask >> BigInt(i)) & 1n);
+}
+
+/** The subordinate id range of a user in /etc/subuid or /etc/subgid ("containers" for root, as Podman). */
+export function subIdRange(text: string | undefined, names: string[]): { start: number; size: number } | undefined {
+  for (const line of (text ?? "").split("\n")) {
+    const [n, start, size] = line.trim().split(":");
+    if (n && names.includes(n) && start && size) return { start: Number(start), size: Number(size) };
+  }
+  return undefined;
+}
 
 /** Probe the facts spec generation depends on: a few small /proc and /sys reads. */
 export function probeHostFacts(): HostFacts {
@@ -69,6 +100,10 @@ export function probeHostFacts(): HostFacts {
     ...(INIT_PATHS.find((p) => existsSync(p)) ? { initPath: INIT_PATHS.find((p) => existsSync(p))! } : {}),
     uid: process.getuid?.() ?? 0,
     gid: process.getgid?.() ?? 0,
+    ...(/^CapBnd:\s*([0-9a-f]+)/m.exec(status) ? { capBounding: capsOfMask(/^CapBnd:\s*([0-9a-f]+)/m.exec(status)![1]!) } : {}),
+    ...subIds(),
+    kernelVersion: release(),
+    hostname: hostname(),
   };
 }
 

@@ -105,6 +105,12 @@ export interface HostFacts {
   cgroupVersion: 1 | 2;
   /** /proc/sys/kernel/cap_last_cap: --privileged gets every capability up to this one. */
   capLastCap: number;
+  /**
+   * berth's own bounding set ("CAP_..." names decoded from CapBnd in /proc/self/status). When present,
+   * --privileged and --cap-add ALL get only these, and --cap-add of a missing one is an error: runc cannot
+   * grant a capability its caller lacks (this VM's root lacks CAP_SYS_RESOURCE). Absent: all up to capLastCap.
+   */
+  capBounding?: string[];
   /** The kernel supports seccomp filters. */
   seccomp: boolean;
   /** AppArmor is enabled; its default profile name for containers, if loaded. */
@@ -123,6 +129,17 @@ export interface HostFacts {
   gid: number;
   /** CPU period used for --cpus (default 100000). */
   cpuPeriod?: number;
+  /**
+   * Subordinate uid/gid ranges berth may map into user namespaces (from /etc/subuid and /etc/subgid: the
+   * calling user's entry, or the "containers" entry when berth runs as root, as Podman does). --userns keep-id
+   * maps every container id except the caller's own into this range; without one only the caller's id is mapped.
+   */
+  subUids?: { start: number; size: number };
+  subGids?: { start: number; size: number };
+  /** `uname -r` (e.g. "6.1.0-18-amd64"): seccomp=FILE rules with a `minKernel` above it are left out. */
+  kernelVersion?: string;
+  /** The host's hostname (os.hostname()): HOSTNAME in the env of --uts host / --network host containers. */
+  hostname?: string;
 }
 
 export interface HostDevice {
