@@ -371,6 +371,7 @@ export class Containers implements ContainersApi {
     opts.signal?.addEventListener("abort", abort, { once: true });
     try {
       const exited = this.waitExit(rec.id, p, ac.signal);
+      exited.catch(() => undefined); // an abort (start failed) is reported by the caller, not as unhandled
       const stdin = opts.stdin && rec.options.interactive ? attachStdin(p, opts.stdin, ac.signal, exited) : undefined;
       if (opts.tty && rec.options.tty) void resizeTerminal(p, opts.tty, ac.signal);
       await readLog(p.log, { stdout: opts.stdout, stderr: opts.stderr }, { done: exited, signal: ac.signal });
@@ -645,7 +646,7 @@ export class Containers implements ContainersApi {
   async top(ref: string, psArgs: string[] = []): Promise<TopResult> {
     const rec = await this.observe(this.store.resolve(ref));
     if (rec.state !== "running" && rec.state !== "paused") throw conflict(`container ${rec.name} is not running`);
-    const out = await this.runtimeFor(rec).ps(rec.id, psArgs.length ? psArgs : ["-ef"]);
+    const out = await this.runtimeFor(rec).ps(rec.id, psArgs);
     const lines = out.split("\n").filter((l) => l.trim());
     const header = lines.shift() ?? "";
     const titles = header.trim().split(/\s+/);

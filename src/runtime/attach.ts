@@ -28,7 +28,7 @@ export async function attachStdin(p: ContainerPaths, input: Readable, signal: Ab
     socat.kill("SIGTERM");
   };
   signal.addEventListener("abort", stop, { once: true });
-  void exited.finally(stop);
+  void exited.then(stop, stop);
   await new Promise<void>((resolve) => socat.on("close", () => resolve()));
   input.unpipe(socat.stdin!);
   // Let the CLI exit although stdin (a TTY or a pipe) is still open.

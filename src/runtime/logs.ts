@@ -77,7 +77,8 @@ export async function readLog(path: string, o: LogReadOptions, follow?: { done: 
   const em = new Emitter(o);
   let fh: fsp.FileHandle | undefined;
   let finishedEarly = false;
-  void follow?.done.finally(() => {
+  const settle = (f: () => void) => follow?.done.then(f, f);
+  void settle(() => {
     finishedEarly = true;
   });
   // conmon creates the log when it starts the container: a follower may have to wait for it.
@@ -115,7 +116,7 @@ export async function readLog(path: string, o: LogReadOptions, follow?: { done: 
     first.forEach((r) => em.emit(r));
     if (!follow) return;
     let finished = false;
-    void follow.done.finally(() => {
+    void settle(() => {
       finished = true;
     });
     let watcher: FSWatcher | undefined;
@@ -138,7 +139,7 @@ export async function readLog(path: string, o: LogReadOptions, follow?: { done: 
             clearTimeout(t);
             res();
           };
-          void follow.done.finally(() => wake?.());
+          void settle(() => wake?.());
           follow.signal?.addEventListener("abort", () => wake?.(), { once: true });
         });
         wake = undefined;

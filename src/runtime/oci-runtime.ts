@@ -75,7 +75,8 @@ export class OciRuntime {
   }
 
   async ps(id: string, psArgs: string[]): Promise<string> {
-    return this.call(["ps", "--format", "table", id, ...(psArgs.length ? ["--", ...psArgs] : [])], "top");
+    // runc passes what follows the ID to ps(1) as is (with "--" too, which procps refuses).
+    return this.call(["ps", "--format", "table", id, ...psArgs], "top");
   }
 
   /** Argument vector for `exec` (the caller spawns it: stdio differs per use). */
@@ -101,7 +102,9 @@ export function runtimeMessage(stderr: string): string {
     if (m) return m[1]!.replace(/\\"/g, '"').replace(/\\\\/g, "\\");
     return l.replace(/^(ERRO|WARN)\[\d+\]\s*/, "").replace(/^(crun|runc): /, "");
   });
-  return msgs.filter((m) => !/^(runc|crun) (run|create|exec) failed$/.test(m)).pop() ?? stderr.trim();
+  const last = msgs.filter((m) => !/^(runc|crun) (run|create|exec) failed$/.test(m)).pop() ?? stderr.trim();
+  // runc wraps the one useful clause in two layers of context.
+  return last.replace(/^(runc|crun) (run|create|exec|start) failed: /, "").replace(/^unable to start container process: /, "").replace(/^error during container init: /, "");
 }
 
 /** The exec failures Docker reports as 127 (not found) and 126 (cannot run). */

@@ -2,6 +2,12 @@ import type { Command } from "commander";
 import { engineFor } from "../context.js";
 import { renderTemplate } from "../format.js";
 
+/** Docker's inspect output: a JSON array, or one rendered template line per object. */
+export function printInspect(docs: unknown[], format?: string): void {
+  if (format) process.stdout.write(docs.map((d) => renderTemplate(format, d) + "\n").join(""));
+  else process.stdout.write(JSON.stringify(docs, null, 4) + "\n");
+}
+
 export function register(parent: Command, name = "inspect"): void {
   parent
     .command(`${name} <image...>`)
@@ -11,7 +17,6 @@ export function register(parent: Command, name = "inspect"): void {
       const engine = await engineFor(cmd);
       const docs = [];
       for (const n of names) docs.push(await engine.images.inspect(n));
-      if (o.format) process.stdout.write(docs.map((d) => renderTemplate(o.format, d) + "\n").join(""));
-      else process.stdout.write(JSON.stringify(docs, null, 4) + "\n");
+      printInspect(docs, o.format);
     });
 }
