@@ -13,6 +13,7 @@ import { containerPaths, exitsDir, runtimeStateDir, type ContainerPaths } from "
 import { readLog } from "../runtime/logs.js";
 import { OciRuntime } from "../runtime/oci-runtime.js";
 import { selectRuntime } from "../runtime/probe.js";
+import { readLayered } from "../runtime/layers.js";
 import { mountOverlay, readInRoot, unmount } from "../runtime/rootfs.js";
 import { execInContainer } from "../runtime/exec.js";
 import { attachStdin, resizeTerminal } from "../runtime/attach.js";
@@ -174,8 +175,13 @@ export class Containers implements ContainersApi {
     if (lowerDirs.some((d) => !d)) throw precondition(`the image of container ${rec.name} is missing layers; pull it again`);
     let spec: RuntimeSpec;
     try {
-      await mountOverlay({ lowerDirs, upper: p.upper, work: p.work, merged: p.merged });
-      spec = await this.buildSpec(rec, p, image.id);
+      const overlay = `lowerdir=${lowerDirs.join(":")},upperdir=${p.upper},workdir=${p.work}`;
+      // runc mounts the overlay itself, as the first mount in the container's own mount namespace: no
+      // host mount to make, to unmount, or to leak if anything dies. Other runtimes get a host mount.
+      const inNamespace = runtime.name === "runc" && overlay.length < 3900;
+      if (!inNamespace) await mountOverlay({ lowerDirs, upper: p.upper, work: p.work, merged: p.merged });
+      spec = await this.buildSpec(rec, p, image.id, inNamespace ? [p.upper, ...lowerDirs] : undefined);
+      if (inNamespace) spec.mounts.unshift({ destination: "/", type: "overlay", source: "overlay", options: [overlay] });
       await fsp.writeFile(p.config, JSON.stringify(spec));
     } catch (e) {
       await this.teardown(rec, p);
@@ -218,13 +224,15 @@ export class Containers implements ContainersApi {
     return ["/bin/sh", "-c", script, "berth-exit", this.paths(id).attachLock, ...cli];
   }
 
-  private async buildSpec(rec: ContainerRecord, p: ContainerPaths, imageId: string): Promise<RuntimeSpec> {
+  /** `layers` (top first) when the root is not mounted on the host yet: files are read from the layers. */
+  private async buildSpec(rec: ContainerRecord, p: ContainerPaths, imageId: string, layers?: string[]): Promise<RuntimeSpec> {
     const { generateSpec, resolveUser } = await spec();
     const o = rec.options;
     const config: ImageConfig = await this.ctx.images.store.readConfig(imageId as never);
     const img = config.config ?? {};
     const facts = o.privileged ? { ...this.hostFacts(), devices: hostDevices() } : this.hostFacts();
-    const user = resolveUser(o.user ?? img.User ?? undefined, await readInRoot(p.merged, "/etc/passwd"), await readInRoot(p.merged, "/etc/group"), o.groupAdd);
+    const read = (f: string) => (layers ? readLayered(layers, f) : readInRoot(p.merged, f));
+    const user = resolveUser(o.user ?? img.User ?? undefined, await read("/etc/passwd"), await read("/etc/group"), o.groupAdd);
     const hostname = o.hostname ?? rec.id.slice(0, 12);
     await this.writeEtcFiles(p, hostname);
     let seccompProfile: unknown;
@@ -281,7 +289,7 @@ export class Containers implements ContainersApi {
    * conmon's exit command (and the inline end of stop/rm): record the exit once, tear down the mount and
    * the runtime's state, then remove (--rm) or restart (policy) the container.
    */
-  async cleanup(id: string): Promise<void> {
+  async cleanup(id: string, how: { attached?: boolean } = {}): Promise<void> {
     const rec = this.store.get(id);
     if (!rec) return;
     const p = this.paths(id);
@@ -294,7 +302,7 @@ export class Containers implements ContainersApi {
     const after = this.store.get(id);
     if (!after) return;
     if (after.options.autoRemove) {
-      if (pidAlive(await this.attachHolder(p))) return; // the foreground `run --rm` removes it after reading the exit
+      if (!how.attached && pidAlive(await this.attachHolder(p))) return; // the foreground `run --rm` removes it after reading the exit
       await this.removeRecord(after);
       return;
     }
@@ -347,7 +355,8 @@ export class Containers implements ContainersApi {
       oom: existsSync(join(p.persist, "oom")),
       ...(exit ? { exitCode: exit.code, exitedAt: exit.at } : {}),
     };
-    if (!o.conmonAlive && !exit && !o.rebooted && rec.state !== "restarting") o.runtime = (await this.runtimeFor(rec).state(rec.id).catch(() => null))?.status ?? null;
+    const starting = !rec.conmonPid && o.monitorAlive;
+    if (!o.conmonAlive && !starting && !exit && !o.rebooted && rec.state !== "restarting") o.runtime = (await this.runtimeFor(rec).state(rec.id).catch(() => null))?.status ?? null;
     const v = reconcile(rec, o, Date.now());
     if (v.exited) {
       if (this.store.transition(rec.id, [rec.state], { state: "exited", exitCode: v.exited.exitCode, finishedAt: v.exited.finishedAt, oomKilled: v.exited.oomKilled, error: v.exited.error, pid: 0, conmonPid: 0 })) {
@@ -381,9 +390,10 @@ export class Containers implements ContainersApi {
       return code;
     } finally {
       opts.signal?.removeEventListener("abort", abort);
+      // The exit command stands aside while we hold the lock, so we record the exit and remove (--rm) or
+      // restart; the lock goes only after that, or a late exit command would do it a second time.
+      if (existsSync(p.exitFile)) await this.cleanup(rec.id, { attached: true });
       await fsp.rm(p.attachLock, { force: true });
-      // The exit command stood aside while we held the lock: record the exit, remove (--rm) or restart.
-      if (existsSync(p.exitFile)) await this.cleanup(rec.id);
     }
   }
 
@@ -454,7 +464,7 @@ export class Containers implements ContainersApi {
     if (timeout > 0) {
       await runtime.kill(rec.id, sig).catch(() => undefined);
       if (rec.state === "paused") await runtime.resume(rec.id).catch(() => undefined);
-      const gone = await waitForExitFile(p.exitFile, undefined, undefined, timeout * 1000).then(
+      const gone = await waitForExitFile(p.exitFile, undefined, this.unmonitoredExit(rec), timeout * 1000).then(
         () => true,
         () => false,
       );
@@ -467,7 +477,16 @@ export class Containers implements ContainersApi {
     const runtime = this.runtimeFor(rec);
     await runtime.kill(rec.id, 9, true).catch(() => undefined);
     await runtime.resume(rec.id).catch(() => undefined);
-    await waitForExitFile(p.exitFile, undefined, undefined, 10_000).catch(() => undefined);
+    await waitForExitFile(p.exitFile, undefined, this.unmonitoredExit(rec), 10_000).catch(() => undefined);
+  }
+
+  /** When conmon was killed no exit file will come: the runtime's state says whether the process is gone. */
+  private unmonitoredExit(rec: ContainerRecord): () => Promise<number | undefined> {
+    return async () => {
+      if (processIs(rec.conmonPid, "conmon")) return undefined;
+      const st = await this.runtimeFor(rec).state(rec.id).catch(() => null);
+      return !st || st.status === "stopped" ? 255 : undefined;
+    };
   }
 
   async kill(ref: string, signal = "SIGKILL"): Promise<void> {
@@ -639,8 +658,10 @@ export class Containers implements ContainersApi {
     const p = this.paths(rec.id);
     const base = JSON.parse(await fsp.readFile(p.config, "utf8")) as RuntimeSpec;
     const { resolveUser } = await spec();
-    const user = opts.user ? resolveUser(opts.user, await readInRoot(p.merged, "/etc/passwd"), await readInRoot(p.merged, "/etc/group")) : undefined;
-    return execInContainer({ runtime: this.runtimeFor(rec), id: rec.id, paths: p, base, user, opts, hostFacts: this.hostFacts() });
+    // The container's root as its init sees it (the overlay may live only in the container's namespace).
+    const root = `/proc/${rec.pid}/root`;
+    const user = opts.user ? resolveUser(opts.user, await readInRoot(root, "/etc/passwd"), await readInRoot(root, "/etc/group")) : undefined;
+    return execInContainer({ runtime: this.runtimeFor(rec), id: rec.id, root, paths: p, base, user, opts, hostFacts: this.hostFacts() });
   }
 
   async top(ref: string, psArgs: string[] = []): Promise<TopResult> {

@@ -13,6 +13,8 @@ import type { OciRuntime } from "./oci-runtime.js";
 export interface ExecRequest {
   runtime: OciRuntime;
   id: string;
+  /** Host path of the container's root (/proc/<pid>/root). */
+  root: string;
   paths: ContainerPaths;
   /** The container's spec: an exec gets the same caps, seccomp, AppArmor label and env as PID 1. */
   base: RuntimeSpec;
@@ -66,7 +68,7 @@ export async function execInContainer(r: ExecRequest): Promise<number> {
   const { opts, base } = r;
   if (!opts.cmd.length) throw invalid("exec needs a command");
   const env = mergeEnv(base.process.env, opts.env ?? []);
-  await checkExecutable(r.paths.merged, opts.cmd[0]!, env);
+  await checkExecutable(r.root, opts.cmd[0]!, env);
   const proc: SpecProcess = {
     ...base.process,
     terminal: !!opts.tty,
