@@ -184,8 +184,8 @@ export interface ContainersApi {
   stats(refs: string[], opts?: { all?: boolean }): Promise<StatsSample[]>;
   rename(ref: string, name: string): Promise<void>;
   update(ref: string, req: UpdateRequest): Promise<void>;
-  /** Internal: conmon's exit command. Records the exit, cleans up, applies the restart policy. */
-  cleanup(id: string): Promise<void>;
+  /** Internal: conmon's exit command. Records the exit, cleans up, applies the restart policy. `run` names the run it belongs to. */
+  cleanup(id: string, opts?: { run?: number }): Promise<void>;
   /** After a host boot: start `always`/`unless-stopped` containers; reconcile the rest. */
   boot(): Promise<{ started: string[] }>;
   prune(): Promise<{ removed: string[] }>;

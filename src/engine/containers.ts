@@ -188,7 +188,8 @@ export class Containers implements ContainersApi {
       throw e;
     }
     // Mark it running before the process can exit: the exit command only records exits of running containers.
-    this.store.update(rec.id, { state: "running", pid: 0, conmonPid: 0, bootId: this.bootIdNow, exitCode: 0, oomKilled: false, error: "", startedAt: Date.now(), finishedAt: 0, stoppedByUser: false, restartCount: o.restartCount, monitorPid: process.pid });
+    const startedAt = Date.now();
+    this.store.update(rec.id, { state: "running", pid: 0, conmonPid: 0, bootId: this.bootIdNow, exitCode: 0, oomKilled: false, error: "", startedAt, finishedAt: 0, stoppedByUser: false, restartCount: o.restartCount, monitorPid: process.pid });
     try {
       const { pid } = await spawnConmon({
         id: rec.id,
@@ -199,7 +200,7 @@ export class Containers implements ContainersApi {
         runtimeArgs: runtime.globalArgs,
         tty: !!rec.options.tty,
         stdin: !!rec.options.interactive,
-        exitCommand: this.exitCommand(rec.id),
+        exitCommand: this.exitCommand(rec.id, startedAt),
       });
       const conmonPid = Number((await fsp.readFile(p.conmonPidFile, "utf8").catch(() => "0")).trim());
       this.store.update(rec.id, { pid, conmonPid, monitorPid: 0 });
@@ -217,9 +218,9 @@ export class Containers implements ContainersApi {
    * lock), that process records the exit itself and the exit command is a shell that just exits: a second
    * Node process competing for the CPU at every foreground exit would cost more than the whole cleanup.
    */
-  private exitCommand(id: string): string[] {
+  private exitCommand(id: string, run: number): string[] {
     const c = this.ctx;
-    const cli = [...c.cliCommand, "--root", c.root, "--runroot", c.runroot, ...(c.configPath ? ["--config", c.configPath] : []), "container", "cleanup", id];
+    const cli = [...c.cliCommand, "--root", c.root, "--runroot", c.runroot, ...(c.configPath ? ["--config", c.configPath] : []), "container", "cleanup", "--run", String(run), id];
     const script = 'p=$(cat "$1" 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null && exit 0; shift; exec "$@"';
     return ["/bin/sh", "-c", script, "berth-exit", this.paths(id).attachLock, ...cli];
   }
@@ -289,9 +290,12 @@ export class Containers implements ContainersApi {
    * conmon's exit command (and the inline end of stop/rm): record the exit once, tear down the mount and
    * the runtime's state, then remove (--rm) or restart (policy) the container.
    */
-  async cleanup(id: string, how: { attached?: boolean } = {}): Promise<void> {
+  async cleanup(id: string, how: { attached?: boolean; run?: number } = {}): Promise<void> {
     const rec = this.store.get(id);
     if (!rec) return;
+    // A late exit command of an earlier run (the container was stopped and started again meanwhile)
+    // must not touch the current run.
+    if (how.run !== undefined && how.run !== rec.startedAt) return;
     const p = this.paths(id);
     const exit = await readExitFile(p.exitFile);
     const oom = existsSync(join(p.persist, "oom"));

@@ -6,7 +6,8 @@ export function register(parent: Command, name = "cleanup"): void {
   parent
     .command(`${name} <id>`, { hidden: true })
     .description("Internal: clean up after a container exits (run by conmon)")
-    .action(async (id: string, _o, cmd: Command) => {
-      await (await engineFor(cmd)).containers.cleanup(id);
+    .option("--run <ms>", "the run (its start time) this exit belongs to")
+    .action(async (id: string, o: { run?: string }, cmd: Command) => {
+      await (await engineFor(cmd)).containers.cleanup(id, o.run ? { run: Number(o.run) } : {});
     });
 }
