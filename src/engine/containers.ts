@@ -229,7 +229,7 @@ export class Containers implements ContainersApi {
   private async buildSpec(rec: ContainerRecord, p: ContainerPaths, imageId: string, layers?: string[]): Promise<RuntimeSpec> {
     const { generateSpec, resolveUser } = await spec();
     const o = rec.options;
-    const config: ImageConfig = await this.ctx.images.store.readConfig(imageId as never);
+    const config: ImageConfig = await this.ctx.images.store.readStoredConfig(imageId as never);
     const img = config.config ?? {};
     const facts = o.privileged ? { ...this.hostFacts(), devices: hostDevices() } : this.hostFacts();
     const read = (f: string) => (layers ? readLayered(layers, f) : readInRoot(p.merged, f));
@@ -462,7 +462,7 @@ export class Containers implements ContainersApi {
     const { parseSignal } = await spec();
     const p = this.paths(rec.id);
     const runtime = this.runtimeFor(rec);
-    const image = await this.ctx.images.store.readConfig(rec.imageId as never).catch(() => undefined);
+    const image = await this.ctx.images.store.readStoredConfig(rec.imageId as never).catch(() => undefined);
     const sig = parseSignal(opts.signal ?? rec.options.stopSignal ?? image?.config?.StopSignal ?? "SIGTERM");
     const timeout = opts.timeout ?? rec.options.stopTimeout ?? 10;
     if (timeout > 0) {
@@ -498,7 +498,7 @@ export class Containers implements ContainersApi {
     if (rec.state !== "running" && rec.state !== "paused") throw conflict(`container ${rec.name} is not running`);
     const { parseSignal } = await spec();
     const sig = parseSignal(signal);
-    const image = await this.ctx.images.store.readConfig(rec.imageId as never).catch(() => undefined);
+    const image = await this.ctx.images.store.readStoredConfig(rec.imageId as never).catch(() => undefined);
     // Docker: killing with SIGKILL or the stop signal counts as a manual stop for the restart policy.
     if (sig === 9 || sig === parseSignal(rec.options.stopSignal ?? image?.config?.StopSignal ?? "SIGTERM")) this.store.update(rec.id, { stoppedByUser: true });
     await this.runtimeFor(rec).kill(rec.id, sig, sig === 9);
@@ -560,7 +560,7 @@ export class Containers implements ContainersApi {
     const { mergeProcessArgs } = await spec();
     const out: ContainerSummary[] = [];
     for (const r of recs) {
-      const cfg = await this.ctx.images.store.readConfig(r.imageId as never).catch(() => undefined);
+      const cfg = await this.ctx.images.store.readStoredConfig(r.imageId as never).catch(() => undefined);
       let command = "";
       try {
         const pa = mergeProcessArgs(cfg?.config ?? {}, r.options);
@@ -589,7 +589,7 @@ export class Containers implements ContainersApi {
     const r = await this.observe(this.store.resolve(ref));
     const p = this.paths(r.id);
     const o = r.options;
-    const cfg = await this.ctx.images.store.readConfig(r.imageId as never).catch(() => undefined);
+    const cfg = await this.ctx.images.store.readStoredConfig(r.imageId as never).catch(() => undefined);
     const img = cfg?.config ?? {};
     const { mergeProcessArgs } = await spec();
     let pa = { path: "", args: [] as string[] };

@@ -83,6 +83,16 @@ export class ImageStore implements ImageWriter, ImageReader {
     return parseImageConfig(await this.content.read(id));
   }
 
+  /**
+   * The config of a stored image, without re-validation: every config was validated before it was
+   * committed, and content is addressed by digest. Starting a container then need not load the schema
+   * library (a quarter of `berth run`'s own CPU time).
+   */
+  async readStoredConfig(id: Digest): Promise<ImageConfig> {
+    if (!this.byId(id)) throw notFound(`no such image: ${id}`);
+    return JSON.parse((await this.content.read(id)).toString()) as ImageConfig;
+  }
+
   /** Unpack one layer from a stored blob into a new snapshot, unless it already exists. */
   async ensureSnapshot(layer: LayerRecord, parent: Digest | null, lease: Lease, onLayer?: CommitRequest["onLayer"]): Promise<number> {
     const res = await this.snapshots.reserve(layer.chainId, parent, layer.diffId, lease.id);
