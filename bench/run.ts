@@ -2,6 +2,8 @@
  * `make bench`: berth side by side with its peers in one run, medians and ratios.
  * Pull: a ~200 MB, 5-layer image from a local docker-registry into an empty store, 5 runs each of
  * berth, `podman pull` and `skopeo copy` (to an OCI dir). Images: `berth images` with 200 images.
+ * Run and idle (bench/containers.ts): `run --rm busybox true` against podman, docker and runc; memory per
+ * idle container. BENCH_ONLY=pull|images|run|idle selects one.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, statSync, readdirSync } from "node:fs";
@@ -12,6 +14,7 @@ import { pack } from "tar-stream";
 import { startRegistry } from "../test/helpers/registry.js";
 import { bigImage, pushLayout } from "../test/helpers/fixtures.js";
 import { Engine } from "../src/engine/engine.js";
+import { benchIdle, benchRun } from "./containers.js";
 
 const BERTH = resolve(import.meta.dirname, "../../bin/berth");
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -136,6 +139,9 @@ async function main() {
   try {
     if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY === "pull") out.push(...(await benchPull()));
     if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY === "images") out.push(...(await benchImages()));
+    // Containers (bench/containers.ts): `run --rm` against podman, docker and bare runc; idle memory.
+    if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY === "run") out.push(...(await benchRun(work)));
+    if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY === "idle") out.push(...(await benchIdle(work)));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

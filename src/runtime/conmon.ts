@@ -59,6 +59,8 @@ export async function spawnConmon(req: ConmonRequest): Promise<{ pid: number }> 
   const child = spawn(CONMON, args, {
     stdio: ["ignore", "ignore", "pipe", "pipe"],
     detached: true,
+    // conmon writes some files (an "oom" marker) relative to its cwd: keep them in the bundle.
+    cwd: p.bundle,
     env: { ...process.env, _OCI_SYNCPIPE: "3" },
   });
   const stderr: Buffer[] = [];
