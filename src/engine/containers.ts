@@ -359,6 +359,9 @@ export class Containers implements ContainersApi {
       oom: existsSync(join(p.persist, "oom")),
       ...(exit ? { exitCode: exit.code, exitedAt: exit.at } : {}),
     };
+    // conmon's exit command applies the restart policy, but only if it is the one that records the exit: an
+    // observer (ps, inspect) that sees a fresh exit file first must leave it to it, or the policy is lost.
+    if (exit && !o.rebooted && (rec.state === "running" || rec.state === "paused") && Date.now() - exit.at < 30_000 && restartDecision(rec.options.restart, rec, exit.code, exit.at).restart) return rec;
     const starting = !rec.conmonPid && o.monitorAlive;
     if (!o.conmonAlive && !starting && !exit && !o.rebooted && rec.state !== "restarting") o.runtime = (await this.runtimeFor(rec).state(rec.id).catch(() => null))?.status ?? null;
     const v = reconcile(rec, o, Date.now());
@@ -461,6 +464,7 @@ export class Containers implements ContainersApi {
     this.store.update(rec.id, { stoppedByUser: true });
     const { parseSignal } = await spec();
     const p = this.paths(rec.id);
+    await this.holdExit(p);
     const runtime = this.runtimeFor(rec);
     const image = await this.ctx.images.store.readStoredConfig(rec.imageId as never).catch(() => undefined);
     const sig = parseSignal(opts.signal ?? rec.options.stopSignal ?? image?.config?.StopSignal ?? "SIGTERM");
@@ -474,21 +478,36 @@ export class Containers implements ContainersApi {
       );
       if (!gone) await this.killHard(rec, p);
     } else await this.killHard(rec, p);
-    await this.cleanup(rec.id);
+    try {
+      await this.cleanup(rec.id, { attached: true });
+    } finally {
+      await fsp.rm(p.attachLock, { force: true });
+    }
+  }
+
+  /**
+   * This process will record the exit itself (stop, rm -f): the exit command sees the lock and stands
+   * aside instead of starting a second Node process that would compete for the CPU.
+   */
+  private async holdExit(p: ContainerPaths): Promise<void> {
+    await fsp.writeFile(p.attachLock, String(process.pid)).catch(() => undefined);
   }
 
   private async killHard(rec: ContainerRecord, p: ContainerPaths): Promise<void> {
     const runtime = this.runtimeFor(rec);
     await runtime.kill(rec.id, 9, true).catch(() => undefined);
-    await runtime.resume(rec.id).catch(() => undefined);
+    // A frozen cgroup holds even SIGKILL until thawed.
+    if (rec.state === "paused") await runtime.resume(rec.id).catch(() => undefined);
     await waitForExitFile(p.exitFile, undefined, this.unmonitoredExit(rec), 10_000).catch(() => undefined);
   }
 
   /** When conmon was killed no exit file will come: the runtime's state says whether the process is gone. */
   private unmonitoredExit(rec: ContainerRecord): () => Promise<number | undefined> {
     return async () => {
-      if (processIs(rec.conmonPid, "conmon")) return undefined;
-      const st = await this.runtimeFor(rec).state(rec.id).catch(() => null);
+      // Re-read: a start in progress (no conmon yet) is not an exit.
+      const cur = this.store.get(rec.id);
+      if (!cur?.conmonPid || processIs(cur.conmonPid, "conmon")) return undefined;
+      const st = await this.runtimeFor(cur).state(cur.id).catch(() => null);
       return !st || st.status === "stopped" ? 255 : undefined;
     };
   }
@@ -530,6 +549,7 @@ export class Containers implements ContainersApi {
     if (rec.state === "running" || rec.state === "paused") {
       if (!opts.force) throw conflict(`cannot remove container ${rec.name}: it is ${rec.state}; stop it first or use --force`);
       this.store.update(rec.id, { stoppedByUser: true });
+      await this.holdExit(this.paths(rec.id));
       await this.killHard(rec, this.paths(rec.id));
     }
     if (rec.state === "restarting") this.store.update(rec.id, { stoppedByUser: true });
