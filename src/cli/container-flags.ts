@@ -495,16 +495,30 @@ export function toContainerOptions(image: string, args: string[], o: ContainerFl
  * Run `fn` for each ref; print what it returns. Like Docker, a failure does not stop the others: errors are
  * printed as they come and the command fails at the end.
  */
-export async function forEachRef(refs: string[], fn: (ref: string) => Promise<string | undefined>): Promise<void> {
-  let firstError: unknown;
+export async function forEachRef(refs: string[], fn: (ref: string) => Promise<string | undefined>, concurrency = 4): Promise<void> {
+  // Several containers are handled at once (each mostly waits on runc); results print in argument order.
+  const results: Promise<{ out?: string; err?: unknown }>[] = [];
+  let running = 0;
+  const waiters: (() => void)[] = [];
   for (const ref of refs) {
-    try {
-      const out = await fn(ref);
-      if (out !== undefined) process.stdout.write(`${out}\n`);
-    } catch (e) {
-      if (refs.length === 1) throw e;
-      process.stderr.write(`Error: ${(e as Error).message}\n`);
-      firstError ??= e;
+    if (running >= concurrency) await new Promise<void>((r) => waiters.push(r));
+    running++;
+    results.push(
+      fn(ref)
+        .then((out) => (out === undefined ? {} : { out }), (err: unknown) => ({ err }))
+        .finally(() => {
+          running--;
+          waiters.shift()?.();
+        }),
+    );
+  }
+  let firstError: unknown;
+  for (const r of await Promise.all(results)) {
+    if (r.out !== undefined) process.stdout.write(`${r.out}\n`);
+    if (r.err !== undefined) {
+      if (refs.length === 1) throw r.err;
+      process.stderr.write(`Error: ${(r.err as Error).message}\n`);
+      firstError ??= r.err;
     }
   }
   if (firstError) throw Object.assign(firstError as object, { reported: true });
