@@ -189,7 +189,11 @@ export class Containers implements ContainersApi {
     }
     // Mark it running before the process can exit: the exit command only records exits of running containers.
     const startedAt = Date.now();
-    this.store.update(rec.id, { state: "running", pid: 0, conmonPid: 0, bootId: this.bootIdNow, exitCode: 0, oomKilled: false, error: "", startedAt, finishedAt: 0, stoppedByUser: false, restartCount: o.restartCount, monitorPid: process.pid });
+    // From the state the caller saw only: a stop or rm that came in meanwhile (during a restart back-off) wins.
+    if (!this.store.transition(rec.id, [rec.state], { state: "running", pid: 0, conmonPid: 0, bootId: this.bootIdNow, exitCode: 0, oomKilled: false, error: "", startedAt, finishedAt: 0, stoppedByUser: false, restartCount: o.restartCount, monitorPid: process.pid })) {
+      await this.teardown(rec, p);
+      throw conflict(`container ${rec.name} was stopped or removed while it was starting`);
+    }
     try {
       const { pid } = await spawnConmon({
         id: rec.id,
@@ -301,7 +305,10 @@ export class Containers implements ContainersApi {
     const oom = existsSync(join(p.persist, "oom"));
     const finishedAt = exit?.at ?? Date.now();
     const exitCode = exit?.code ?? 255;
-    if (!this.store.transition(id, ["running", "paused"], { state: "exited", exitCode, oomKilled: oom, finishedAt, pid: 0, conmonPid: 0 })) return;
+    // Straight to "restarting" when the policy says so: a stop must never see "exited" in between (it would
+    // take the container as stopped and return while this process restarts it).
+    const d = rec.options.autoRemove ? { restart: false, delayMs: 0 } : restartDecision(rec.options.restart, rec, exitCode, finishedAt);
+    if (!this.store.transition(id, ["running", "paused"], { state: d.restart ? "restarting" : "exited", exitCode, oomKilled: oom, finishedAt, pid: 0, conmonPid: 0, ...(d.restart ? { monitorPid: process.pid } : {}) })) return;
     await this.teardown(rec, p);
     const after = this.store.get(id);
     if (!after) return;
@@ -310,9 +317,7 @@ export class Containers implements ContainersApi {
       await this.removeRecord(after);
       return;
     }
-    const d = restartDecision(after.options.restart, after, exitCode, finishedAt);
     if (!d.restart) return;
-    this.store.update(id, { state: "restarting", monitorPid: process.pid });
     await sleep(d.delayMs);
     const now = this.store.get(id);
     if (!now || now.state !== "restarting" || now.stoppedByUser) return;
@@ -359,9 +364,9 @@ export class Containers implements ContainersApi {
       oom: existsSync(join(p.persist, "oom")),
       ...(exit ? { exitCode: exit.code, exitedAt: exit.at } : {}),
     };
-    // conmon's exit command applies the restart policy, but only if it is the one that records the exit: an
-    // observer (ps, inspect) that sees a fresh exit file first must leave it to it, or the policy is lost.
-    if (exit && !o.rebooted && (rec.state === "running" || rec.state === "paused") && Date.now() - exit.at < 30_000 && restartDecision(rec.options.restart, rec, exit.code, exit.at).restart) return rec;
+    // conmon's exit command applies --rm and the restart policy, but only if it is the one that records the
+    // exit: an observer (ps, inspect) that sees a fresh exit file first must leave it to it, or they are lost.
+    if (exit && !o.rebooted && (rec.state === "running" || rec.state === "paused") && Date.now() - exit.at < 30_000 && (rec.options.autoRemove || restartDecision(rec.options.restart, rec, exit.code, exit.at).restart)) return rec;
     const starting = !rec.conmonPid && o.monitorAlive;
     if (!o.conmonAlive && !starting && !exit && !o.rebooted && rec.state !== "restarting") o.runtime = (await this.runtimeFor(rec).state(rec.id).catch(() => null))?.status ?? null;
     const v = reconcile(rec, o, Date.now());
