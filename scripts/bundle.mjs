@@ -25,5 +25,9 @@ await build({
   target: "node20",
   external: ["better-sqlite3", "undici", "yaml", "zod", "tar-stream", "cli-progress"],
   plugins: [lazyChildProcess],
+  // Smaller to read and pre-parse at every start; identifiers stay, so stack traces still read.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: "none",
   logLevel: "warning",
 });
