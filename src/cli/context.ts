@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { invalid } from "../core/errors.js";
 import { parseLogLevel } from "../core/log.js";
+import { mark } from "../core/trace.js";
 import type { Engine } from "../engine/engine.js";
 import type { RegistryAccess } from "../engine/images.js";
 
@@ -25,6 +26,7 @@ export async function engineFor(cmd: Command): Promise<Engine> {
     ...(g.config ? { config: g.config } : {}),
     logLevel: parseLogLevel(g.logLevel ?? "warn"),
   });
+  mark("cli: engine open");
   return opened;
 }
 

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { BerthError, exitCodeOf } from "../core/errors.js";
 import { closeEngine } from "./context.js";
+import { mark } from "../core/trace.js";
 import * as imageInspect from "./commands/image-inspect.js";
 import * as imagePrune from "./commands/image-prune.js";
 import * as images from "./commands/images.js";
@@ -137,6 +138,7 @@ export async function main(argv: string[]): Promise<void> {
   process.env.UV_THREADPOOL_SIZE ??= "16";
   // An action may set process.exitCode (run, exec, wait...); an error overrides it.
   let code: number | undefined;
+  mark("cli: bundle loaded");
   try {
     await buildProgram(argv).parseAsync(argv);
   } catch (e) {
@@ -154,6 +156,7 @@ export async function main(argv: string[]): Promise<void> {
     }
   } finally {
     closeEngine();
+    mark("cli: done");
   }
   process.exitCode = code ?? process.exitCode ?? 0;
 }

@@ -1,4 +1,4 @@
-import { randomInt } from "node:crypto";
+import { lazyCrypto } from "../core/lazy.js";
 
 // berth's own word lists: harbour words, so generated names read like berth's (Docker-style adjective_noun).
 const ADJECTIVES = [
@@ -11,5 +11,6 @@ const NOUNS = [
 ];
 
 export function randomName(): string {
+  const { randomInt } = lazyCrypto();
   return `${ADJECTIVES[randomInt(ADJECTIVES.length)]}_${NOUNS[randomInt(NOUNS.length)]}_${randomInt(100)}`;
 }

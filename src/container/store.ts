@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
 import { conflict, invalid, notFound } from "../core/errors.js";
+import { lazyCrypto } from "../core/lazy.js";
 import type { ContainerOptions } from "../core/spec/types.js";
 import type { Db } from "../store/db.js";
 import { randomName } from "./names.js";
@@ -102,7 +102,7 @@ export class ContainerStore {
   /** Insert a new container; a taken name is a CONFLICT naming the holder. */
   insert(rec: Omit<ContainerRecord, "id" | "name" | "state" | "pid" | "conmonPid" | "bootId" | "exitCode" | "oomKilled" | "error" | "startedAt" | "finishedAt" | "restartCount" | "stoppedByUser" | "monitorPid"> & { name?: string }): ContainerRecord {
     if (rec.name !== undefined && !NAME_RE.test(rec.name)) throw invalid(`invalid container name "${rec.name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-    const id = randomBytes(32).toString("hex");
+    const id = lazyCrypto().randomBytes(32).toString("hex");
     for (let attempt = 0; ; attempt++) {
       const name = rec.name ?? randomName();
       try {

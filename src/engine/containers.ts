@@ -3,6 +3,7 @@ import { totalmem } from "node:os";
 import { join } from "node:path";
 import { BerthError, conflict, invalid, notFound, precondition } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
+import { mark } from "../core/trace.js";
 import type { ContainerOptions, HostFacts, RuntimeSpec } from "../core/spec/types.js";
 import { ContainerStore, type ContainerRecord } from "../container/store.js";
 import { reconcile, restartDecision, statusText, type Observation } from "../container/status.js";
@@ -110,6 +111,7 @@ export class Containers implements ContainersApi {
     await this.validate(opts);
     const image = await this.imageFor(opts.image, req);
     const runtime = await selectRuntime(this.ctx.runroot, opts.runtime ?? this.ctx.config.runtime);
+    mark("create: options valid, image and runtime found");
     const rec = this.store.insert({ imageId: image.id, imageName: opts.image, options: opts, runtime, created: Date.now(), ...(opts.name !== undefined ? { name: opts.name } : {}) });
     const p = this.paths(rec.id);
     try {
@@ -183,6 +185,7 @@ export class Containers implements ContainersApi {
       spec = await this.buildSpec(rec, p, image.id, inNamespace ? [p.upper, ...lowerDirs] : undefined);
       if (inNamespace) spec.mounts.unshift({ destination: "/", type: "overlay", source: "overlay", options: [overlay] });
       await fsp.writeFile(p.config, JSON.stringify(spec));
+      mark("start: bundle written");
     } catch (e) {
       await this.teardown(rec, p);
       throw e;
@@ -206,9 +209,11 @@ export class Containers implements ContainersApi {
         stdin: !!rec.options.interactive,
         exitCommand: this.exitCommand(rec.id, startedAt),
       });
+      mark("start: conmon reports the container created");
       const conmonPid = Number((await fsp.readFile(p.conmonPidFile, "utf8").catch(() => "0")).trim());
       this.store.update(rec.id, { pid, conmonPid, monitorPid: 0 });
       await runtime.start(rec.id);
+      mark("start: runtime started it");
     } catch (e) {
       this.store.update(rec.id, { state: rec.state === "created" ? "created" : "exited", pid: 0, conmonPid: 0, monitorPid: 0, error: (e as Error).message, exitCode: (e as { exitCode?: number }).exitCode ?? 125, startedAt: rec.startedAt });
       await runtime.delete(rec.id).catch(() => undefined);
@@ -309,14 +314,15 @@ export class Containers implements ContainersApi {
     // take the container as stopped and return while this process restarts it).
     const d = rec.options.autoRemove ? { restart: false, delayMs: 0 } : restartDecision(rec.options.restart, rec, exitCode, finishedAt);
     if (!this.store.transition(id, ["running", "paused"], { state: d.restart ? "restarting" : "exited", exitCode, oomKilled: oom, finishedAt, pid: 0, conmonPid: 0, ...(d.restart ? { monitorPid: process.pid } : {}) })) return;
+    if (rec.options.autoRemove && (how.attached || !pidAlive(await this.attachHolder(p)))) {
+      await this.removeRecord(rec);
+      return;
+    }
     await this.teardown(rec, p);
     const after = this.store.get(id);
     if (!after) return;
-    if (after.options.autoRemove) {
-      if (!how.attached && pidAlive(await this.attachHolder(p))) return; // the foreground `run --rm` removes it after reading the exit
-      await this.removeRecord(after);
-      return;
-    }
+    // A foreground `run --rm` holds the attach lock: it removes the container after reading the exit.
+    if (after.options.autoRemove) return;
     if (!d.restart) return;
     await sleep(d.delayMs);
     const now = this.store.get(id);
@@ -343,10 +349,11 @@ export class Containers implements ContainersApi {
 
   private async removeRecord(rec: ContainerRecord): Promise<void> {
     const p = this.paths(rec.id);
-    await this.teardown(rec, p);
-    await fsp.rm(p.bundle, { recursive: true, force: true });
-    await fsp.rm(p.exitFile, { force: true });
-    await fsp.rm(p.dir, { recursive: true, force: true });
+    const rm = (f: string) => fsp.rm(f, { recursive: true, force: true });
+    // The runtime's delete (a whole process) overlaps removing the files, unless a host mount of the root
+    // has to go first.
+    await unmount(p.merged);
+    await Promise.all([this.runtimeFor(rec).delete(rec.id).catch((e) => this.ctx.log.debug(`runtime delete ${rec.id}: ${(e as Error).message}`)), rm(p.bundle), rm(p.exitFile), rm(p.dir)]);
     this.store.delete(rec.id);
   }
 
@@ -397,6 +404,7 @@ export class Containers implements ContainersApi {
       if (opts.tty && rec.options.tty) void resizeTerminal(p, opts.tty, ac.signal);
       await readLog(p.log, { stdout: opts.stdout, stderr: opts.stderr }, { done: exited, signal: ac.signal });
       const code = await exited;
+      mark("attach: exit seen, log drained");
       ac.abort();
       await stdin?.catch(() => undefined);
       return code;
@@ -405,6 +413,7 @@ export class Containers implements ContainersApi {
       // The exit command stands aside while we hold the lock, so we record the exit and remove (--rm) or
       // restart; the lock goes only after that, or a late exit command would do it a second time.
       if (existsSync(p.exitFile)) await this.cleanup(rec.id, { attached: true });
+      mark("attach: exit recorded, cleaned up");
       await fsp.rm(p.attachLock, { force: true });
     }
   }
