@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
 import { BerthError, invalid } from "../core/errors.js";
+import { lazyCrypto } from "../core/lazy.js";
 import type { HostFacts, ResolvedUser, RuntimeSpec, SpecProcess } from "../core/spec/types.js";
 import type { ExecOptions } from "../engine/container-types.js";
 import type { ContainerPaths } from "./layout.js";
@@ -82,7 +82,7 @@ export async function execInContainer(r: ExecRequest): Promise<number> {
     const all = proc.capabilities.bounding;
     proc.capabilities = { bounding: all, effective: all, permitted: all };
   }
-  const file = join(r.paths.bundle, `exec-${randomBytes(6).toString("hex")}.json`);
+  const file = join(r.paths.bundle, `exec-${lazyCrypto().randomBytes(6).toString("hex")}.json`);
   await fsp.writeFile(file, JSON.stringify(proc));
   try {
     const args = r.runtime.execArgs(r.id, file, { tty: !!opts.tty, detach: !!opts.detach });
