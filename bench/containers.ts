@@ -597,7 +597,7 @@ function straceBreakdown(berthArgs: string[], dir: string): string[] {
   const label = (e: Exec) => (e.path === "/proc/self/exe" ? "runc init" : name(e) === "runc" ? `runc ${e.argv.find((a) => ["create", "start", "delete", "init", "kill", "state"].includes(a)) ?? ""}`.trim() : name(e));
   const firstIsMount = mount !== undefined;
   const marks: [string, number | undefined][] = [
-    ["bin/berth (sh wrapper: readlink, dirname) → node exec", first.t],
+    ["bin/berth (sh launcher) → node exec", first.t],
     [`node start, JS load, store open, image lookup, spec → first child (${firstChild ? label(firstChild) : "?"})`, at(node)],
     ...(firstIsMount
       ? ([
