@@ -1,6 +1,6 @@
 import { existsSync, promises as fsp, readFileSync } from "node:fs";
 import { totalmem } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { BerthError, conflict, invalid, notFound, precondition } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { mark } from "../core/trace.js";
@@ -180,7 +180,11 @@ export class Containers implements ContainersApi {
       const overlay = `lowerdir=${lowerDirs.join(":")},upperdir=${p.upper},workdir=${p.work}`;
       // runc mounts the overlay itself, as the first mount in the container's own mount namespace: no
       // host mount to make, to unmount, or to leak if anything dies. Other runtimes get a host mount.
-      const inNamespace = runtime.name === "runc" && overlay.length < 3900;
+      // In a user namespace the overlay must be mounted by the host's root, and the container's root
+      // must be able to reach it.
+      const userns = !!(rec.options.uidMaps?.length || rec.options.gidMaps?.length);
+      if (userns) await this.prepareForUserns(rec, p);
+      const inNamespace = runtime.name === "runc" && overlay.length < 3900 && !userns;
       if (!inNamespace) await mountOverlay({ lowerDirs, upper: p.upper, work: p.work, merged: p.merged });
       spec = await this.buildSpec(rec, p, image.id, inNamespace ? [p.upper, ...lowerDirs] : undefined);
       if (inNamespace) spec.mounts.unshift({ destination: "/", type: "overlay", source: "overlay", options: [overlay] });
@@ -232,6 +236,43 @@ export class Containers implements ContainersApi {
     const cli = [...c.cliCommand, "--root", c.root, "--runroot", c.runroot, ...(c.configPath ? ["--config", c.configPath] : []), "container", "cleanup", "--run", String(run), id];
     const script = 'p=$(cat "$1" 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null && exit 0; shift; exec "$@"';
     return ["/bin/sh", "-c", script, "berth-exit", this.paths(id).attachLock, ...cli];
+  }
+
+  /**
+   * A container with uid/gid maps: its root (a host uid) must traverse to the bind-mounted files and the
+   * rootfs (0711 on the way: no listing), and own the top of its upper dir so that it can write there.
+   * Image files keep their host owners and show as the overflow id inside unless the maps cover them.
+   */
+  private async prepareForUserns(rec: ContainerRecord, p: ContainerPaths): Promise<void> {
+    const hostOf = (maps: { containerID: number; hostID: number; size: number }[] | undefined, id: number) => {
+      const m = maps?.find((x) => x.containerID <= id && id < x.containerID + x.size);
+      return m ? m.hostID + (id - m.containerID) : undefined;
+    };
+    const uids = rec.options.uidMaps?.length ? rec.options.uidMaps : rec.options.gidMaps;
+    const gids = rec.options.gidMaps?.length ? rec.options.gidMaps : rec.options.uidMaps;
+    for (const d of [this.ctx.root, join(this.ctx.root, "containers"), p.dir]) await fsp.chmod(d, 0o711);
+    for (let d = dirname(this.ctx.root); d !== "/"; d = dirname(d)) {
+      const st = await fsp.stat(d);
+      if (!(st.mode & 0o001)) throw precondition(`--uidmap: the container's root filesystem under ${this.ctx.root} is out of reach of its mapped root user: ${d} is not searchable by others (chmod o+x ${d})`);
+    }
+    const uid = hostOf(uids, 0);
+    const gid = hostOf(gids, 0);
+    if (uid === undefined || gid === undefined) return;
+    await fsp.chown(p.upper, uid, gid);
+    // The runtime creates the mount points of /etc/hostname, hosts and resolv.conf as the container's
+    // root: give it an /etc of its own in the upper layer (merged with the image's) with those files.
+    const etc = join(p.upper, "etc");
+    if (!existsSync(etc)) {
+      await fsp.mkdir(etc, { mode: 0o755 });
+      await fsp.chown(etc, uid, gid);
+    }
+    for (const f of ["hostname", "hosts", "resolv.conf"]) {
+      const t = join(etc, f);
+      if (!existsSync(t)) {
+        await fsp.writeFile(t, "", { mode: 0o644 });
+        await fsp.chown(t, uid, gid);
+      }
+    }
   }
 
   /** `layers` (top first) when the root is not mounted on the host yet: files are read from the layers. */

@@ -478,10 +478,18 @@ export function keepIdMaps(id: number, sub: { start: number; size: number } | un
   return maps;
 }
 
+/** devpts's gid=5 (tty) must exist in the container's user namespace, or the kernel refuses the mount. */
+function withDevptsGroup(mounts: SpecMount[], gidMaps: IdMap[] | undefined): SpecMount[] {
+  if (!gidMaps || gidMaps.some((m) => m.containerID <= 5 && 5 < m.containerID + m.size)) return mounts;
+  return mounts.map((m) => (m.type === "devpts" ? { ...m, options: (m.options ?? []).filter((x) => x !== "gid=5") } : m));
+}
+
 function userNamespace(o: ContainerOptions, host: HostFacts): { uidMappings: IdMap[]; gidMappings: IdMap[] } | undefined {
   const explicit = (o.uidMaps?.length ?? 0) > 0 || (o.gidMaps?.length ?? 0) > 0;
   if (o.userns === "keep-id") {
     if (explicit) throw invalid("--userns keep-id cannot be combined with --uidmap/--gidmap");
+    // Podman refuses it rootful too: it maps the caller's own id, and for root that is root itself.
+    if (host.uid === 0) throw invalid("--userns keep-id maps the calling user's own id into the container and berth runs as root: use --uidmap/--gidmap");
     return { uidMappings: keepIdMaps(host.uid, host.subUids), gidMappings: keepIdMaps(host.gid, host.subGids) };
   }
   if (!explicit) return undefined;
@@ -631,7 +639,7 @@ export function generateSpec(input: SpecInput): RuntimeSpec {
     process,
     root: { path: input.rootfs, readonly: !!o.readOnly },
     ...(hostname !== undefined ? { hostname } : {}),
-    mounts: buildMounts(input, !netHost, !!userns),
+    mounts: withDevptsGroup(buildMounts(input, !netHost, !!userns), userns?.gidMappings),
     annotations: { "berth.container.id": input.id },
     linux,
   };
