@@ -1,6 +1,6 @@
 import { existsSync, promises as fsp, readFileSync } from "node:fs";
 import { totalmem } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { BerthError, conflict, invalid, notFound, precondition } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { mark } from "../core/trace.js";
@@ -15,6 +15,7 @@ import { readLog } from "../runtime/logs.js";
 import { OciRuntime } from "../runtime/oci-runtime.js";
 import { selectRuntime } from "../runtime/probe.js";
 import { readLayered } from "../runtime/layers.js";
+import { prepareForUserns, writeEtcFiles } from "../runtime/container-files.js";
 import { mountOverlay, readInRoot, unmount } from "../runtime/rootfs.js";
 import { execInContainer } from "../runtime/exec.js";
 import { attachStdin, resizeTerminal } from "../runtime/attach.js";
@@ -34,8 +35,10 @@ import type {
   UpdateRequest,
 } from "./container-types.js";
 import type { Images } from "./images.js";
+import { inspectDocument, matchesFilters } from "./container-views.js";
 import type { Db } from "../store/db.js";
 import type { ImageConfig } from "../core/oci.js";
+import type { ImageRecord } from "../image/types.js";
 
 export interface ContainersContext {
   root: string;
@@ -98,6 +101,11 @@ export class Containers implements ContainersApi {
 
   paths(id: string): ContainerPaths {
     return containerPaths(this.ctx.root, this.ctx.runroot, id);
+  }
+
+  /** The image's snapshot dirs, top layer first (overlayfs lowerdir order); "" for a missing one. */
+  private lowerDirs(image: ImageRecord): string[] {
+    return [...image.layers].reverse().map((l) => this.ctx.images.store.snapshots.get(l.chainId)?.dir ?? "");
   }
 
   private runtimeFor(rec: Pick<ContainerRecord, "runtime">): OciRuntime {
@@ -173,7 +181,7 @@ export class Containers implements ContainersApi {
     const image = this.ctx.images.store.byId(rec.imageId) ?? (() => {
       throw notFound(`the image of container ${rec.name} (${rec.imageId}) was removed`);
     })();
-    const lowerDirs = [...image.layers].reverse().map((l) => this.ctx.images.store.snapshots.get(l.chainId)?.dir ?? "");
+    const lowerDirs = this.lowerDirs(image);
     if (lowerDirs.some((d) => !d)) throw precondition(`the image of container ${rec.name} is missing layers; pull it again`);
     let spec: RuntimeSpec;
     try {
@@ -183,7 +191,7 @@ export class Containers implements ContainersApi {
       // In a user namespace the overlay must be mounted by the host's root, and the container's root
       // must be able to reach it.
       const userns = !!(rec.options.uidMaps?.length || rec.options.gidMaps?.length);
-      if (userns) await this.prepareForUserns(rec, p);
+      if (userns) await prepareForUserns(this.ctx.root, rec.options, p);
       const inNamespace = runtime.name === "runc" && overlay.length < 3900 && !userns;
       if (!inNamespace) await mountOverlay({ lowerDirs, upper: p.upper, work: p.work, merged: p.merged });
       spec = await this.buildSpec(rec, p, image.id, inNamespace ? [p.upper, ...lowerDirs] : undefined);
@@ -238,43 +246,6 @@ export class Containers implements ContainersApi {
     return ["/bin/sh", "-c", script, "berth-exit", this.paths(id).attachLock, ...cli];
   }
 
-  /**
-   * A container with uid/gid maps: its root (a host uid) must traverse to the bind-mounted files and the
-   * rootfs (0711 on the way: no listing), and own the top of its upper dir so that it can write there.
-   * Image files keep their host owners and show as the overflow id inside unless the maps cover them.
-   */
-  private async prepareForUserns(rec: ContainerRecord, p: ContainerPaths): Promise<void> {
-    const hostOf = (maps: { containerID: number; hostID: number; size: number }[] | undefined, id: number) => {
-      const m = maps?.find((x) => x.containerID <= id && id < x.containerID + x.size);
-      return m ? m.hostID + (id - m.containerID) : undefined;
-    };
-    const uids = rec.options.uidMaps?.length ? rec.options.uidMaps : rec.options.gidMaps;
-    const gids = rec.options.gidMaps?.length ? rec.options.gidMaps : rec.options.uidMaps;
-    for (const d of [this.ctx.root, join(this.ctx.root, "containers"), p.dir]) await fsp.chmod(d, 0o711);
-    for (let d = dirname(this.ctx.root); d !== "/"; d = dirname(d)) {
-      const st = await fsp.stat(d);
-      if (!(st.mode & 0o001)) throw precondition(`--uidmap: the container's root filesystem under ${this.ctx.root} is out of reach of its mapped root user: ${d} is not searchable by others (chmod o+x ${d})`);
-    }
-    const uid = hostOf(uids, 0);
-    const gid = hostOf(gids, 0);
-    if (uid === undefined || gid === undefined) return;
-    await fsp.chown(p.upper, uid, gid);
-    // The runtime creates the mount points of /etc/hostname, hosts and resolv.conf as the container's
-    // root: give it an /etc of its own in the upper layer (merged with the image's) with those files.
-    const etc = join(p.upper, "etc");
-    if (!existsSync(etc)) {
-      await fsp.mkdir(etc, { mode: 0o755 });
-      await fsp.chown(etc, uid, gid);
-    }
-    for (const f of ["hostname", "hosts", "resolv.conf"]) {
-      const t = join(etc, f);
-      if (!existsSync(t)) {
-        await fsp.writeFile(t, "", { mode: 0o644 });
-        await fsp.chown(t, uid, gid);
-      }
-    }
-  }
-
   /** `layers` (top first) when the root is not mounted on the host yet: files are read from the layers. */
   private async buildSpec(rec: ContainerRecord, p: ContainerPaths, imageId: string, layers?: string[]): Promise<RuntimeSpec> {
     const { generateSpec, resolveUser } = await spec();
@@ -285,7 +256,7 @@ export class Containers implements ContainersApi {
     const read = (f: string) => (layers ? readLayered(layers, f) : readInRoot(p.merged, f));
     const user = resolveUser(o.user ?? img.User ?? undefined, await read("/etc/passwd"), await read("/etc/group"), o.groupAdd);
     const hostname = o.hostname ?? rec.id.slice(0, 12);
-    await this.writeEtcFiles(p, hostname);
+    await writeEtcFiles(p, hostname);
     let seccompProfile: unknown;
     const sec = o.securityOpt?.find((s) => /^seccomp[=:]/.test(s));
     if (sec && !/^seccomp[=:]unconfined$/.test(sec)) {
@@ -317,21 +288,6 @@ export class Containers implements ContainersApi {
           : []),
       ],
     });
-  }
-
-  /** /etc/hostname, /etc/hosts and /etc/resolv.conf of the container (the network issue extends them). */
-  private async writeEtcFiles(p: ContainerPaths, hostname: string): Promise<void> {
-    await fsp.writeFile(p.hostname, `${hostname}\n`);
-    await fsp.writeFile(p.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
-    let resolv = "";
-    try {
-      resolv = await fsp.readFile("/etc/resolv.conf", "utf8");
-    } catch {
-      /* no resolver on the host */
-    }
-    // A loopback resolver on the host is unreachable from the container's own network namespace.
-    const lines = resolv.split("\n").filter((l) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(l));
-    await fsp.writeFile(p.resolvConf, lines.join("\n").trim() + "\n");
   }
 
   // ---------------------------------------------------------------- exit handling
@@ -674,60 +630,8 @@ export class Containers implements ContainersApi {
       /* shown empty */
     }
     const image = this.ctx.images.store.byId(r.imageId);
-    const lower = image ? [...image.layers].reverse().map((l) => this.ctx.images.store.snapshots.get(l.chainId)?.dir ?? "").join(":") : "";
-    const iso = (ms: number) => (ms ? new Date(ms).toISOString() : "0001-01-01T00:00:00Z");
-    const env = [...(img.Env ?? []), ...(o.env ?? [])];
-    return {
-      Id: r.id,
-      Created: new Date(r.created).toISOString(),
-      Path: pa.path,
-      Args: pa.args,
-      State: {
-        Status: r.state,
-        Running: r.state === "running" || r.state === "paused",
-        Paused: r.state === "paused",
-        Restarting: r.state === "restarting",
-        OOMKilled: r.oomKilled,
-        Dead: false,
-        Pid: r.state === "running" || r.state === "paused" ? r.pid : 0,
-        ExitCode: r.exitCode,
-        Error: r.error,
-        StartedAt: iso(r.startedAt),
-        FinishedAt: iso(r.finishedAt),
-      },
-      Image: r.imageId,
-      ResolvConfPath: p.resolvConf,
-      HostnamePath: p.hostname,
-      HostsPath: p.hosts,
-      LogPath: p.log,
-      Name: `/${r.name}`,
-      RestartCount: r.restartCount,
-      Driver: "overlay",
-      Platform: "linux",
-      MountLabel: "",
-      ProcessLabel: "",
-      AppArmorProfile: "",
-      ExecIDs: null,
-      HostConfig: hostConfigOf(o),
-      GraphDriver: { Name: "overlay", Data: { LowerDir: lower, UpperDir: p.upper, WorkDir: p.work, MergedDir: p.merged } },
-      Mounts: (o.mounts ?? []).map((m) => ({ Type: m.type, Source: m.source ?? "", Destination: m.destination, Mode: m.readOnly ? "ro" : "", RW: !m.readOnly, Propagation: m.type === "bind" ? "rprivate" : "" })),
-      Config: {
-        Hostname: o.hostname ?? r.id.slice(0, 12),
-        User: o.user ?? img.User ?? "",
-        Tty: !!o.tty,
-        OpenStdin: !!o.interactive,
-        Env: env,
-        Cmd: o.cmd?.length ? o.cmd : o.entrypoint !== undefined ? null : (img.Cmd ?? null),
-        Entrypoint: o.entrypoint !== undefined ? (o.entrypoint.filter(Boolean).length ? o.entrypoint : null) : (img.Entrypoint ?? null),
-        Image: r.imageName,
-        WorkingDir: o.workdir ?? img.WorkingDir ?? "",
-        Labels: { ...(img.Labels ?? {}), ...(o.labels ?? {}) },
-        StopSignal: o.stopSignal ?? img.StopSignal ?? "SIGTERM",
-        StopTimeout: o.stopTimeout ?? 10,
-      },
-      OCIRuntime: r.runtime,
-      BundlePath: p.bundle,
-    };
+    const lower = image ? this.lowerDirs(image).join(":") : "";
+    return inspectDocument(r, p, img, lower, pa);
   }
 
   async exec(ref: string, opts: ExecOptions): Promise<number> {
@@ -827,74 +731,4 @@ export class Containers implements ContainersApi {
   async removeAll(): Promise<void> {
     for (const r of this.store.list()) await this.remove(r.id, { force: true }).catch((e) => this.ctx.log.warn(`${r.name}: ${(e as Error).message}`));
   }
-}
-
-function hostConfigOf(o: ContainerOptions): Record<string, unknown> {
-  return {
-    AutoRemove: !!o.autoRemove,
-    RestartPolicy: { Name: o.restart?.name ?? "no", MaximumRetryCount: o.restart?.maximumRetryCount ?? 0 },
-    NetworkMode: o.network ?? "none",
-    Privileged: !!o.privileged,
-    ReadonlyRootfs: !!o.readOnly,
-    CapAdd: o.capAdd ?? null,
-    CapDrop: o.capDrop ?? null,
-    SecurityOpt: o.securityOpt ?? null,
-    PidMode: o.pid === "host" ? "host" : "",
-    IpcMode: o.ipc ?? "private",
-    UTSMode: o.uts === "host" ? "host" : "",
-    UsernsMode: o.userns ?? "",
-    ShmSize: o.shmSize ?? 64 * 1024 * 1024,
-    Memory: o.memory ?? 0,
-    MemorySwap: o.memorySwap ?? 0,
-    MemoryReservation: o.memoryReservation ?? 0,
-    NanoCpus: o.cpus ? Math.round(o.cpus * 1e9) : 0,
-    CpuShares: o.cpuShares ?? 0,
-    CpusetCpus: o.cpusetCpus ?? "",
-    CpusetMems: o.cpusetMems ?? "",
-    PidsLimit: o.pidsLimit ?? null,
-    BlkioWeight: o.blkioWeight ?? 0,
-    Ulimits: (o.ulimits ?? []).map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
-    Tmpfs: o.tmpfs ?? null,
-    Sysctls: o.sysctls ?? null,
-    Init: !!o.init,
-    GroupAdd: o.groupAdd ?? null,
-    OomKillDisable: !!o.oomKillDisable,
-    OomScoreAdj: o.oomScoreAdj ?? 0,
-    Runtime: o.runtime ?? "",
-    Binds: (o.mounts ?? []).filter((m) => m.type === "bind").map((m) => `${m.source}:${m.destination}${m.readOnly ? ":ro" : ""}`),
-  };
-}
-
-/** Docker's ps filters: the same key ORs, different keys AND. */
-function matchesFilters(r: ContainerRecord, filters: Record<string, string[]>, images: Images): boolean {
-  for (const [key, values] of Object.entries(filters)) {
-    if (!values.length) continue;
-    const ok = values.some((v) => {
-      switch (key) {
-        case "id":
-          return r.id.startsWith(v);
-        case "name":
-          return r.name.includes(v.replace(/^\//, ""));
-        case "status":
-          return r.state === v;
-        case "exited":
-          return r.state === "exited" && r.exitCode === Number(v);
-        case "label": {
-          const [k, val] = v.split("=", 2) as [string, string | undefined];
-          const labels = r.options.labels ?? {};
-          return val === undefined ? k in labels : labels[k] === val;
-        }
-        case "ancestor":
-          try {
-            return images.get(v).id === r.imageId || r.imageName === v;
-          } catch {
-            return r.imageName === v;
-          }
-        default:
-          throw invalid(`invalid filter "${key}": use id, name, label, status, exited or ancestor`);
-      }
-    });
-    if (!ok) return false;
-  }
-  return true;
 }
