@@ -1,3 +1,6 @@
+import { NETWORKS_SCHEMA } from "../network/schema.js";
+import { VOLUMES_SCHEMA } from "../volume/schema.js";
+
 /** Schema migrations; index i migrates v(i) -> v(i+1). Never edit a shipped entry: append a new one. */
 export const MIGRATIONS: readonly string[] = [
   /* v1: images, tags, layers, snapshots, leases */ `
@@ -81,4 +84,6 @@ CREATE TABLE containers (
 );
 CREATE INDEX containers_image ON containers(image_id);
 `,
+  /* v3: named volumes */ VOLUMES_SCHEMA,
+  /* v4: networks and addresses */ NETWORKS_SCHEMA,
 ];
