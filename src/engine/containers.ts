@@ -350,7 +350,10 @@ export class Containers implements ContainersApi {
     // The runtime's delete (a whole process) overlaps removing the files, unless a host mount of the root
     // has to go first.
     await unmount(p.merged);
-    await Promise.all([this.runtimeFor(rec).delete(rec.id).catch((e) => this.ctx.log.debug(`runtime delete ${rec.id}: ${(e as Error).message}`)), rm(p.bundle), rm(p.exitFile), rm(p.dir)]);
+    // A foreground `run` of this container in another process still has to read the exit code.
+    const holder = await this.attachHolder(p);
+    const keepExit = holder !== 0 && holder !== process.pid && pidAlive(holder);
+    await Promise.all([this.runtimeFor(rec).delete(rec.id).catch((e) => this.ctx.log.debug(`runtime delete ${rec.id}: ${(e as Error).message}`)), rm(p.bundle), keepExit ? undefined : rm(p.exitFile), rm(p.dir)]);
     this.store.delete(rec.id);
   }
 
@@ -412,6 +415,8 @@ export class Containers implements ContainersApi {
       if (existsSync(p.exitFile)) await this.cleanup(rec.id, { attached: true });
       mark("attach: exit recorded, cleaned up");
       await fsp.rm(p.attachLock, { force: true });
+      // Removed meanwhile by another process (stop or rm of a --rm container), which left us the exit file.
+      if (!this.store.get(rec.id)) await fsp.rm(p.exitFile, { force: true });
     }
   }
 

@@ -116,11 +116,15 @@ export async function readLog(path: string, o: LogReadOptions, follow?: { done: 
     first.forEach((r) => em.emit(r));
     if (!follow) return;
     let finished = false;
-    void settle(() => {
-      finished = true;
-    });
     let watcher: FSWatcher | undefined;
     let wake: (() => void) | undefined;
+    // One listener each for the whole follow (not one per wait: they would pile up).
+    void settle(() => {
+      finished = true;
+      wake?.();
+    });
+    const onAbort = () => wake?.();
+    follow.signal?.addEventListener("abort", onAbort, { once: true });
     try {
       watcher = watch(path, () => wake?.());
     } catch {
@@ -139,13 +143,12 @@ export async function readLog(path: string, o: LogReadOptions, follow?: { done: 
             clearTimeout(t);
             res();
           };
-          void settle(() => wake?.());
-          follow.signal?.addEventListener("abort", () => wake?.(), { once: true });
         });
         wake = undefined;
       }
     } finally {
       watcher?.close();
+      follow.signal?.removeEventListener("abort", onAbort);
     }
   } finally {
     await fh.close();
