@@ -573,6 +573,27 @@ function parseStrace(text: string): { execs: Exec[]; exits: Map<number, number> 
   return { execs, exits };
 }
 
+/** berth's own step marks (BERTH_TRACE=1), untraced: the time of each step, median of 5 runs. */
+function traceBreakdown(berthArgs: string[]): string[] {
+  const runs: Map<string, number>[] = [];
+  for (let i = 0; i < 5; i++) {
+    const r = spawnSync(BERTH, [...berthArgs, "run", "--rm", IMAGE, "true"], { encoding: "utf8", env: { ...process.env, BERTH_TRACE: "1" }, timeout: 60_000 });
+    if (r.status !== 0) return [`step breakdown: n/a (${r.stderr.trim().split("\n").slice(-1)[0]})`];
+    const marks = new Map<string, number>();
+    for (const m of r.stderr.matchAll(/^\[trace\]\s+([\d.]+) ms (.*)$/gm)) marks.set(m[2]!, Number(m[1]));
+    runs.push(marks);
+  }
+  const steps = [...runs[0]!.keys()];
+  const out = ["where berth's time goes (BERTH_TRACE=1 step marks, ms since the process started, median of 5 untraced runs)", "| step | at (ms) | takes (ms) |", "|---|---|---|"];
+  let prev = 0;
+  for (const step of steps) {
+    const at = median(runs.map((m) => m.get(step) ?? NaN).filter((x) => !Number.isNaN(x)));
+    out.push(`| ${step} | ${at.toFixed(0)} | ${(at - prev).toFixed(0)} |`);
+    prev = at;
+  }
+  return out;
+}
+
 function straceBreakdown(berthArgs: string[], dir: string): string[] {
   const file = join(dir, "berth.strace");
   const r = spawnSync("strace", ["-f", "-tt", "-e", "trace=execve,exit_group", "-o", file, BERTH, ...berthArgs, "run", "--rm", IMAGE, "true"], { encoding: "utf8", timeout: 120_000 });
@@ -694,6 +715,7 @@ export async function benchRun(work: string): Promise<string[]> {
     lines.push(`${loadBefore} before, ${loadAfter} after`);
     lines.push(`samples (ms): ${[...samples].map(([n, s]) => `${n} ${s.map((x) => x.toFixed(0)).join(" ")}`).join("; ")}`);
     lines.push("commands:", ...tools.map((t) => `  ${t.name}: ${t.describe}`));
+    lines.push(...traceBreakdown(berthArgs));
     lines.push(...straceBreakdown(berthArgs, dir));
   } finally {
     for (const t of tools) {
