@@ -136,19 +136,10 @@ export class Containers implements ContainersApi {
 
   /** Check the options before anything exists: a dry run of spec generation with placeholder facts. */
   private async validate(o: ContainerOptions): Promise<void> {
-    const { generateSpec } = await spec();
+    const { validateOptions } = await spec();
     const sec = o.securityOpt?.find((s) => /^seccomp[=:]/.test(s) && !/unconfined$/.test(s));
     if (sec && !existsSync(sec.slice("seccomp=".length))) throw invalid(`--security-opt ${sec}: no such file`);
-    generateSpec({
-      id: "0".repeat(64),
-      rootfs: "/",
-      image: { Cmd: ["/bin/sh"] },
-      options: o,
-      user: { uid: 0, gid: 0, additionalGids: [], home: "/" },
-      host: this.hostFacts(),
-      cgroupsPath: "berth/check",
-      ...(sec ? { seccompProfile: { defaultAction: "SCMP_ACT_ALLOW" } } : {}),
-    });
+    validateOptions(o, this.hostFacts());
   }
 
   private async imageFor(name: string, req: CreateRequest) {
