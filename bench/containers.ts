@@ -355,7 +355,7 @@ function berthTool(dir: string, fx: Fixture): Tool & { args: string[] } {
     if (name && /^[0-9a-f]{64}$/.test(name)) berthIds.add(name);
   });
   must(BERTH, [...args, "load", "-q", "-i", fx.oci]);
-  const run = [...args, "run", "--rm", IMAGE, "true"];
+  const run = [...args, "run", "--rm", "--network", "none", IMAGE, "true"];
   return {
     name: "berth",
     args,
@@ -577,7 +577,7 @@ function parseStrace(text: string): { execs: Exec[]; exits: Map<number, number> 
 function traceBreakdown(berthArgs: string[]): string[] {
   const runs: Map<string, number>[] = [];
   for (let i = 0; i < 5; i++) {
-    const r = spawnSync(BERTH, [...berthArgs, "run", "--rm", IMAGE, "true"], { encoding: "utf8", env: { ...process.env, BERTH_TRACE: "1" }, timeout: 60_000 });
+    const r = spawnSync(BERTH, [...berthArgs, "run", "--rm", "--network", "none", IMAGE, "true"], { encoding: "utf8", env: { ...process.env, BERTH_TRACE: "1" }, timeout: 60_000 });
     if (r.status !== 0) return [`step breakdown: n/a (${r.stderr.trim().split("\n").slice(-1)[0]})`];
     const marks = new Map<string, number>();
     for (const m of r.stderr.matchAll(/^\[trace\]\s+([\d.]+) ms (.*)$/gm)) marks.set(m[2]!, Number(m[1]));
@@ -596,7 +596,7 @@ function traceBreakdown(berthArgs: string[]): string[] {
 
 function straceBreakdown(berthArgs: string[], dir: string): string[] {
   const file = join(dir, "berth.strace");
-  const r = spawnSync("strace", ["-f", "-tt", "-e", "trace=execve,exit_group", "-o", file, BERTH, ...berthArgs, "run", "--rm", IMAGE, "true"], { encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync("strace", ["-f", "-tt", "-e", "trace=execve,exit_group", "-o", file, BERTH, ...berthArgs, "run", "--rm", "--network", "none", IMAGE, "true"], { encoding: "utf8", timeout: 120_000 });
   if (r.status !== 0) return [`strace breakdown: n/a (${r.error?.message ?? r.stderr.trim().split("\n").slice(-1)[0]})`];
   const { execs, exits } = parseStrace(readOr(file));
   const first = execs[0];
@@ -789,7 +789,7 @@ export async function benchIdle(work: string): Promise<string[]> {
     const b = berthTool(bdir, fx);
     cleanups.push(b.cleanup);
     const bMs: number[] = [];
-    for (let i = 0; i < n; i++) bMs.push(timedMs(BERTH, [...b.args, "run", "-d", IMAGE, "sleep", "3600"]));
+    for (let i = 0; i < n; i++) bMs.push(timedMs(BERTH, [...b.args, "run", "-d", "--network", "none", IMAGE, "sleep", "3600"]));
     const nodeAfterRun = nodeProcs(bdir);
     await sleep(1000); // let the monitors settle (and any straggler show itself)
     const br = measureIdle(bdir, n, bMs);

@@ -10,9 +10,12 @@ import { parseSignal as signalNumber, signalName } from "../core/spec/signals.js
 import type { ContainerOptions, IdMap, MountOption, RestartPolicy, UlimitOption } from "../core/spec/types.js";
 import type { UpdateRequest } from "../engine/container-types.js";
 import { withRegistryFlags } from "./context.js";
+import { toNetworkOptions, type NetworkFlagValues } from "./port-flags.js";
+import { VOLUME_NAME_RE } from "../volume/names.js";
+import { parseVolumesFrom } from "../volume/plan.js";
 
 /** Raw option values as commander leaves them. */
-export interface ContainerFlagValues {
+export interface ContainerFlagValues extends NetworkFlagValues {
   name?: string;
   entrypoint?: string;
   env?: string[];
@@ -59,6 +62,7 @@ export interface ContainerFlagValues {
   net?: string;
   volume?: string[];
   mount?: string[];
+  volumesFrom?: string[];
   oomKillDisable?: boolean;
   oomScoreAdj?: string;
 }
@@ -135,10 +139,21 @@ export function withContainerFlags(cmd: Command, run: boolean): Command {
       .option("-l, --label <key=value>", "set a label", collect)
       .option("--label-file <file>", "read labels from a file", collect)
       .option("--runtime <runtime>", "OCI runtime: runc, crun or a path")
-      .option("--network <mode>", "network mode: none or host")
+      .option("--network <name|mode>", "connect to a network (default berth), or none, host, container:NAME, ns:/path")
       .addOption(new Option("--net <mode>", "alias of --network").hideHelp())
-      .option("-v, --volume <host:container[:ro|rw]>", "bind-mount an absolute host path", collect)
-      .option("--mount <spec>", "mount: type=bind,source=/h,target=/c[,readonly] or type=tmpfs,target=/c[,tmpfs-size=64m]", collect)
+      .option("--ip <address>", "IPv4 address on the network (e.g. 172.30.0.10)")
+      .option("--ip6 <address>", "IPv6 address on the network")
+      .option("--network-alias <name>", "extra name of the container on the network", collect)
+      .option("--mac-address <mac>", "MAC address on the network (e.g. 02:42:ac:11:00:02)")
+      .option("-p, --publish <[ip:][hostPort]:containerPort[/proto]>", "publish a container port (or range) on the host; no host port: pick a free one", collect)
+      .option("-P, --publish-all", "publish every exposed port of the image on a free host port")
+      .option("--dns <ip>", "DNS server for /etc/resolv.conf", collect)
+      .option("--dns-search <domain>", "DNS search domain (\".\" for none)", collect)
+      .option("--dns-option <option>", "resolver option (e.g. ndots:2)", collect)
+      .option("--add-host <name:ip>", "add a line to /etc/hosts (name:ip or name=ip)", collect)
+      .option("-v, --volume <source:container[:opts]>", "bind-mount a host path (/host:/ctr), mount a named volume (NAME:/ctr, created on first use) or an anonymous one (/ctr); opts: ro, rw, nocopy, propagation", collect)
+      .option("--mount <spec>", "mount: type=bind|volume|tmpfs,source=...,target=/c[,readonly][,volume-nocopy][,tmpfs-size=64m][,tmpfs-mode=1777]", collect)
+      .option("--volumes-from <container[:ro|rw]>", "mount the volumes and binds of another container", collect)
       .option("--oom-kill-disable", "disable the OOM killer")
       .option("--oom-score-adj <n>", "OOM score adjustment (-1000 to 1000)"),
   );
@@ -255,25 +270,39 @@ function readFlagFile(flag: string, file: string, env: FlagEnv): string {
 }
 
 const PROPAGATION = new Set(["private", "rprivate", "shared", "rshared", "slave", "rslave"]);
-const NO_VOLUMES = "named volumes arrive with the networks/volumes issue";
 
-/** `-v /host:/container[:ro|rw][,propagation]`; only absolute host paths (binds) for now. */
+/**
+ * `-v /host:/ctr[:opts]` (a bind mount; the host path must exist), `-v NAME:/ctr[:opts]` (a named volume,
+ * created on first use) or `-v /ctr[:opts]` (an anonymous volume). opts: ro, rw, nocopy (volumes), a
+ * propagation such as rshared (binds), z/Z (ignored: no SELinux labels).
+ */
 export function parseVolume(value: string): MountOption {
   const parts = value.split(":");
-  if (parts.length < 2 || parts.length > 3) {
-    if (parts.length === 1 && parts[0]!.startsWith("/")) throw invalid(`invalid --volume "${value}": anonymous volumes are not supported yet (${NO_VOLUMES})`);
-    throw invalid(`invalid --volume "${value}": expected /host/path:/container/path[:ro|rw]`);
+  const bad = (why: string) => invalid(`invalid --volume "${value}": ${why}`);
+  if (parts.length > 3 || parts.some((p) => p === "")) throw bad("expected /host/path:/container/path[:opts], NAME:/container/path[:opts] or /container/path");
+  let m: MountOption;
+  let mode: string | undefined;
+  const isModes = (v: string) => v.split(",").every((x) => ["ro", "rw", "nocopy", "z", "Z"].includes(x) || PROPAGATION.has(x));
+  if (parts.length === 1 || (parts.length === 2 && parts[0]!.startsWith("/") && isModes(parts[1]!))) {
+    // An anonymous volume: `/ctr` or `/ctr:ro`.
+    checkDestination("--volume", value, parts[0]!);
+    m = { type: "volume", destination: parts[0]! };
+    mode = parts[1];
+  } else {
+    const [source, destination] = parts as [string, string];
+    mode = parts[2];
+    checkDestination("--volume", value, destination);
+    if (source.startsWith("/")) m = { type: "bind", source, destination };
+    else if (VOLUME_NAME_RE.test(source)) m = { type: "volume", source, destination };
+    else throw bad(`"${source}" is neither an absolute host path nor a volume name (volume names are [a-zA-Z0-9][a-zA-Z0-9_.-], at least two characters)`);
   }
-  const [source, destination, mode] = parts as [string, string, string | undefined];
-  if (!source.startsWith("/")) throw invalid(`invalid --volume "${value}": "${source}" is not an absolute host path; ${NO_VOLUMES}`);
-  checkDestination("--volume", value, destination);
-  const m: MountOption = { type: "bind", source, destination };
   for (const opt of mode ? mode.split(",") : []) {
     if (opt === "ro") m.readOnly = true;
     else if (opt === "rw") m.readOnly = false;
-    else if (PROPAGATION.has(opt)) m.options = [...(m.options ?? []), opt];
+    else if (opt === "nocopy" && m.type === "volume") m.noCopy = true;
+    else if (PROPAGATION.has(opt) && m.type === "bind") m.options = [...(m.options ?? []), opt];
     else if (opt === "z" || opt === "Z") continue; // SELinux relabelling: nothing to do without SELinux labels.
-    else throw invalid(`invalid --volume "${value}": unknown option "${opt}" (expected ro, rw or a propagation such as rshared)`);
+    else throw bad(`unknown option "${opt}" (expected ro, rw, ${m.type === "bind" ? "or a propagation such as rshared" : "or nocopy"})`);
   }
   if (m.readOnly === false) delete m.readOnly;
   return m;
@@ -300,8 +329,7 @@ export function parseMount(value: string): MountOption {
     return v;
   };
   const type = take("type") ?? "volume";
-  if (type === "volume") throw invalid(`invalid --mount "${value}": ${NO_VOLUMES}; use type=bind or type=tmpfs`);
-  if (type !== "bind" && type !== "tmpfs") throw invalid(`invalid --mount "${value}": type must be bind or tmpfs`);
+  if (type !== "bind" && type !== "tmpfs" && type !== "volume") throw invalid(`invalid --mount "${value}": type must be bind, volume or tmpfs`);
   const destination = take("target", "destination", "dst");
   if (!destination) throw invalid(`invalid --mount "${value}": target is required`);
   checkDestination("--mount", value, destination);
@@ -311,7 +339,21 @@ export function parseMount(value: string): MountOption {
     if (!["", "true", "1", "false", "0"].includes(ro)) throw invalid(`invalid --mount "${value}": readonly must be true or false`);
     if (ro === "" || ro === "true" || ro === "1") m.readOnly = true;
   }
-  if (type === "bind") {
+  if (type === "volume") {
+    const source = take("source", "src");
+    if (source) {
+      if (!VOLUME_NAME_RE.test(source)) throw invalid(`invalid --mount "${value}": "${source}" is not a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-], at least two characters)`);
+      m.source = source;
+    }
+    const nocopy = take("volume-nocopy", "volume-no-copy");
+    if (nocopy !== undefined) {
+      if (!["", "true", "1", "false", "0"].includes(nocopy)) throw invalid(`invalid --mount "${value}": volume-nocopy must be true or false`);
+      if (nocopy === "" || nocopy === "true" || nocopy === "1") m.noCopy = true;
+    }
+    const driver = take("volume-driver");
+    if (driver !== undefined && driver !== "local") throw invalid(`invalid --mount "${value}": volume driver "${driver}" is not supported: only "local" is`);
+    for (const k of ["volume-opt", "volume-label"]) if (kv.has(k)) throw invalid(`invalid --mount "${value}": ${k} is not supported (create the volume first with berth volume create)`);
+  } else if (type === "bind") {
     const source = take("source", "src");
     if (!source) throw invalid(`invalid --mount "${value}": source is required for a bind mount`);
     if (!source.startsWith("/")) throw invalid(`invalid --mount "${value}": source "${source}" must be an absolute host path`);
@@ -483,9 +525,10 @@ export function toContainerOptions(image: string, args: string[], o: ContainerFl
   }
   if (o.rm) c.autoRemove = true;
   set("runtime", o.runtime);
-  set("network", o.network ?? o.net);
+  Object.assign(c, toNetworkOptions(o));
   const mounts = [...(o.volume ?? []).map(parseVolume), ...(o.mount ?? []).map(parseMount)];
   if (mounts.length) c.mounts = mounts;
+  if (o.volumesFrom?.length) c.volumesFrom = o.volumesFrom.map((v) => (parseVolumesFrom(v), v));
   if (o.oomKillDisable) c.oomKillDisable = true;
   if (o.oomScoreAdj !== undefined) c.oomScoreAdj = parseInteger("--oom-score-adj", o.oomScoreAdj, -1000, 1000);
   return c;

@@ -33,11 +33,15 @@ import * as top from "./commands/top.js";
 import * as unpause from "./commands/unpause.js";
 import * as update from "./commands/update.js";
 import * as wait from "./commands/wait.js";
+import * as cp from "./commands/cp.js";
+import * as volume from "./commands/volume.js";
+import * as network from "./commands/network.js";
+import * as port from "./commands/port.js";
 
 type Verb = { register: (parent: Command, name?: string) => unknown };
 
 /** Container verbs, the same at the top level and under `container`. */
-const CONTAINER_VERBS: Record<string, Verb> = { run, create, start, stop, kill, restart, pause, unpause, rm, inspect, logs, wait, exec, top, stats, rename, update };
+const CONTAINER_VERBS: Record<string, Verb> = { run, create, start, stop, kill, restart, pause, unpause, rm, inspect, logs, wait, exec, top, stats, rename, update, cp, port };
 
 /** Top-level verbs; each registers itself. */
 const TOP: Record<string, Verb> = { pull, images, tag, rmi, load, save, import: importCmd, login, ...CONTAINER_VERBS, ps };
@@ -66,7 +70,7 @@ export function verbWords(argv: string[]): string[] {
  */
 export function buildProgram(argv: string[] = []): Command {
   const [first, second] = verbWords(argv);
-  const full = !first || !(first in TOP || ["image", "container", "system"].includes(first));
+  const full = !first || !(first in TOP || ["image", "container", "system", "volume", "network"].includes(first));
   const want = (group: string | null, name: string) => full || (group === null ? first === name : first === group && (!second || second === name || (name === "ls" && ["ps", "list"].includes(second))));
 
   const program = new Command("berth")
@@ -98,6 +102,10 @@ export function buildProgram(argv: string[] = []): Command {
     if (want("container", "prune")) containerPrune.register(container, "prune");
     if (want("container", "cleanup")) containerCleanup.register(container, "cleanup");
   }
+
+  if (want(null, "volume")) volume.register(program.command("volume").description("Manage volumes"), (n) => want("volume", n));
+
+  if (want(null, "network")) network.register(program.command("network").description("Manage networks"), (n) => want("network", n));
 
   if (want(null, "system")) system.register(program.command("system").description("Manage berth itself"));
 

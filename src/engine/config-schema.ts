@@ -16,6 +16,10 @@ const configSchema = z
     runtime: z.string().optional(),
     cgroupParent: z.string().optional(),
     mgmtSubnets: z.array(z.string()).optional(),
+    network: z
+      .object({ default: z.string().optional(), defaultBridge: z.string().optional(), nftTable: z.string().optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -11,6 +11,14 @@ export interface BerthConfig {
   runtime?: string;
   cgroupParent?: string;
   mgmtSubnets?: string[];
+  network?: {
+    /** Network of containers run without --network: a network name (default "berth") or "none". */
+    default?: string;
+    /** Bridge of the default network (default "berth0"). */
+    defaultBridge?: string;
+    /** nftables table berth keeps its rules in (default "berth"). */
+    nftTable?: string;
+  };
 }
 
 export const DEFAULT_CONFIG_PATH = "/etc/berth/berth.yaml";

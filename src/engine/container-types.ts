@@ -72,6 +72,11 @@ export interface ContainerInspect {
     StopSignal: string;
     StopTimeout: number;
   };
+  NetworkSettings: {
+    Networks: Record<string, { NetworkID: string; IPAddress: string; IPPrefixLen: number; GlobalIPv6Address: string; GlobalIPv6PrefixLen: number; Gateway: string; IPv6Gateway: string; MacAddress: string; Aliases: string[]; Interface: string }>;
+    Ports: Record<string, { HostIp: string; HostPort: string }[] | null>;
+    SandboxKey: string;
+  };
   /** berth extras: the runtime and the bundle. */
   OCIRuntime: string;
   BundlePath: string;

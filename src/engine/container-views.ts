@@ -9,7 +9,7 @@ import type { Images } from "./images.js";
 
 const iso = (ms: number) => (ms ? new Date(ms).toISOString() : "0001-01-01T00:00:00Z");
 
-export function inspectDocument(r: ContainerRecord, p: ContainerPaths, img: ImageRuntimeConfig & { Labels?: Record<string, string> | null }, lower: string, pa: { path: string; args: string[] }): ContainerInspect {
+export function inspectDocument(r: ContainerRecord, p: ContainerPaths, img: ImageRuntimeConfig & { Labels?: Record<string, string> | null }, lower: string, pa: { path: string; args: string[] }): Omit<ContainerInspect, "NetworkSettings"> {
   const o = r.options;
   const env = [...(img.Env ?? []), ...(o.env ?? [])];
   return {

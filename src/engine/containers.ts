@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { BerthError, conflict, invalid, notFound, precondition } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { mark } from "../core/trace.js";
-import type { ContainerOptions, HostFacts, RuntimeSpec } from "../core/spec/types.js";
+import type { ContainerOptions, HostFacts, PortMapping, RuntimeSpec } from "../core/spec/types.js";
 import { ContainerStore, type ContainerRecord } from "../container/store.js";
 import { reconcile, restartDecision, statusText, type Observation } from "../container/status.js";
 import { readCgroupStats } from "../runtime/cgroups.js";
@@ -15,7 +15,9 @@ import { readLog } from "../runtime/logs.js";
 import { OciRuntime } from "../runtime/oci-runtime.js";
 import { selectRuntime } from "../runtime/probe.js";
 import { readLayered } from "../runtime/layers.js";
-import { prepareForUserns, writeEtcFiles } from "../runtime/container-files.js";
+import { addHostLines, prepareForUserns, rewriteHosts, writeEtcFiles } from "../runtime/container-files.js";
+import { Networks } from "./networks.js";
+import { netnsPath as netnsFile } from "../network/netns.js";
 import { mountOverlay, readInRoot, unmount } from "../runtime/rootfs.js";
 import { execInContainer } from "../runtime/exec.js";
 import { attachStdin, resizeTerminal } from "../runtime/attach.js";
@@ -39,6 +41,8 @@ import { inspectDocument, matchesFilters } from "./container-views.js";
 import type { Db } from "../store/db.js";
 import type { ImageConfig } from "../core/oci.js";
 import type { ImageRecord } from "../image/types.js";
+import { VolumeStore } from "../volume/store.js";
+import { withVolumeBinds } from "../volume/plan.js";
 
 export interface ContainersContext {
   root: string;
@@ -87,11 +91,26 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The container lifecycle over conmon + runc/crun. No berth process stays behind per container. */
 export class Containers implements ContainersApi {
   readonly store: ContainerStore;
+  readonly networks: Networks;
+  /** Named volumes and which containers use them (the volume subsystem's store, sharing the database). */
+  readonly volumes: VolumeStore;
   private facts?: HostFacts;
   private readonly bootIdNow = bootId();
 
   constructor(private readonly ctx: ContainersContext) {
     this.store = new ContainerStore(ctx.db);
+    this.networks = new Networks(ctx.db, {
+      runroot: ctx.runroot,
+      config: ctx.config,
+      log: ctx.log,
+      containers: this.store,
+      running: async (id) => {
+        const r = this.store.get(id);
+        const o = r && (await this.observe(r));
+        return o && (o.state === "running" || o.state === "paused") ? o : undefined;
+      },
+    });
+    this.volumes = new VolumeStore(ctx.db, ctx.root);
     ctx.images.store.inUse = () => this.store.imageIds();
   }
 
@@ -120,18 +139,57 @@ export class Containers implements ContainersApi {
     const image = await this.imageFor(opts.image, req);
     const runtime = await selectRuntime(this.ctx.runroot, opts.runtime ?? this.ctx.config.runtime);
     mark("create: options valid, image and runtime found");
-    const rec = this.store.insert({ imageId: image.id, imageName: opts.image, options: opts, runtime, created: Date.now(), ...(opts.name !== undefined ? { name: opts.name } : {}) });
+    // Volumes: -v/--mount ones, --volumes-from and the image's VOLUMEs, resolved once and stored concrete.
+    const vol = await this.planVolumes(opts, image);
+    const options = vol?.options ?? opts;
+    const rec = this.store.insert({ imageId: image.id, imageName: opts.image, options, runtime, created: Date.now(), ...(opts.name !== undefined ? { name: opts.name } : {}) });
     const p = this.paths(rec.id);
+    let createdVolumes: string[] = [];
     try {
       await fsp.mkdir(p.upper, { recursive: true, mode: 0o755 });
       await fsp.mkdir(p.work, { recursive: true, mode: 0o700 });
       await fsp.mkdir(p.merged, { recursive: true, mode: 0o755 });
+      if (vol) {
+        createdVolumes = this.volumes.attach(rec.id, vol.uses);
+        await vol.provision(this.lowerDirs(image), p);
+      }
+      await this.networks.join(rec);
     } catch (e) {
       this.store.delete(rec.id);
       await fsp.rm(p.dir, { recursive: true, force: true });
+      await this.volumes.removeUnused(createdVolumes).catch(() => undefined);
       throw e;
     }
     return { id: rec.id, warnings };
+  }
+
+  /**
+   * The volume side of a create, before the row exists (nothing to undo if it fails): undefined when the
+   * container has no mounts, --volumes-from, files or image VOLUMEs (the common `run` pays nothing).
+   */
+  private async planVolumes(opts: ContainerOptions, image: ImageRecord) {
+    const config = await this.ctx.images.store.readStoredConfig(image.id as never).catch(() => undefined);
+    const imageVolumes = Object.keys(config?.config?.Volumes ?? {});
+    if (!opts.mounts?.length && !opts.volumesFrom?.length && !opts.files?.length && !imageVolumes.length) return undefined;
+    const { planContainerVolumes } = await import("../volume/container.js");
+    return planContainerVolumes(opts, imageVolumes, { containers: this.store, volumes: this.volumes });
+  }
+
+  /**
+   * Run `fn` with a path to the container's root filesystem as its processes see it: /proc/<pid>/root of a
+   * running (or paused) container, with its mounts; for a stopped one, a private overlay view of its upper
+   * layer over the image (no volumes), which nothing on the host can see and no crash can leak.
+   */
+  async withRootfs<T>(ref: string, fn: (root: string, info: { id: string; name: string; running: boolean }) => Promise<T> | T): Promise<T> {
+    const rec = await this.observe(this.store.resolve(ref));
+    const info = { id: rec.id, name: rec.name };
+    if ((rec.state === "running" || rec.state === "paused") && rec.pid) return fn(`/proc/${rec.pid}/root`, { ...info, running: true });
+    const image = this.ctx.images.store.byId(rec.imageId);
+    const lowerDirs = image ? this.lowerDirs(image) : [];
+    if (!image || lowerDirs.some((d) => !d)) throw precondition(`the image of container ${rec.name} is missing; its files cannot be reached`);
+    const p = this.paths(rec.id);
+    const { withPrivateOverlay } = await import("../volume/private-view.js");
+    return withPrivateOverlay({ lowerDirs, upper: p.upper, work: p.work, mountpoint: p.merged }, (root) => fn(root, { ...info, running: false }));
   }
 
   /** Check the options before anything exists: a dry run of spec generation with placeholder facts. */
@@ -139,7 +197,7 @@ export class Containers implements ContainersApi {
     const { validateOptions } = await spec();
     const sec = o.securityOpt?.find((s) => /^seccomp[=:]/.test(s) && !/unconfined$/.test(s));
     if (sec && !existsSync(sec.slice("seccomp=".length))) throw invalid(`--security-opt ${sec}: no such file`);
-    validateOptions(o, this.hostFacts());
+    validateOptions(withVolumeBinds(o, (n) => `/volumes/${n}`), this.hostFacts());
   }
 
   private async imageFor(name: string, req: CreateRequest) {
@@ -185,7 +243,9 @@ export class Containers implements ContainersApi {
       if (userns) await prepareForUserns(this.ctx.root, rec.options, p);
       const inNamespace = runtime.name === "runc" && overlay.length < 3900 && !userns;
       if (!inNamespace) await mountOverlay({ lowerDirs, upper: p.upper, work: p.work, merged: p.merged });
-      spec = await this.buildSpec(rec, p, image.id, inNamespace ? [p.upper, ...lowerDirs] : undefined);
+      const netnsPath = await this.networkFor(rec);
+      mark("start: network namespace ready");
+      spec = await this.buildSpec(rec, p, image.id, inNamespace ? [p.upper, ...lowerDirs] : undefined, netnsPath);
       if (inNamespace) spec.mounts.unshift({ destination: "/", type: "overlay", source: "overlay", options: [overlay] });
       await fsp.writeFile(p.config, JSON.stringify(spec));
       mark("start: bundle written");
@@ -217,12 +277,82 @@ export class Containers implements ContainersApi {
       this.store.update(rec.id, { pid, conmonPid, monitorPid: 0 });
       await runtime.start(rec.id);
       mark("start: runtime started it");
+      await this.networksChanged(rec);
     } catch (e) {
       this.store.update(rec.id, { state: rec.state === "created" ? "created" : "exited", pid: 0, conmonPid: 0, monitorPid: 0, error: (e as Error).message, exitCode: (e as { exitCode?: number }).exitCode ?? 125, startedAt: rec.startedAt });
       await runtime.delete(rec.id).catch(() => undefined);
       await this.teardown(rec, p);
       throw e;
     }
+  }
+
+  /**
+   * The network namespace the runtime joins: the container's own named netns with its interfaces (bridge
+   * and macvlan networks, and published ports), another container's (container:NAME), a given one
+   * (ns:/path), or none: host mode shares the host's and "none" lets the runtime make an empty one.
+   */
+  private async networkFor(rec: ContainerRecord): Promise<string | undefined> {
+    const mode = rec.options.network ?? "";
+    if (mode.startsWith("ns:")) {
+      const path = mode.slice(3);
+      if (!existsSync(path)) throw notFound(`--network ${mode}: no such network namespace`);
+      return path;
+    }
+    if (mode.startsWith("container:")) {
+      const other = await this.observe(this.store.resolve(mode.slice("container:".length)));
+      if (other.state !== "running" && other.state !== "paused") throw conflict(`--network ${mode}: container ${other.name} is not running`);
+      const own = netnsFile(this.ctx.runroot, other.id);
+      return existsSync(own) ? own : `/proc/${other.pid}/ns/net`;
+    }
+    const path = await this.networks.setUp(rec);
+    if (!path) return undefined;
+    try {
+      const wanted = await this.portsWanted(rec);
+      if (wanted.length) await this.networks.bindPorts(rec, wanted);
+    } catch (e) {
+      await this.networkDown(rec);
+      throw e;
+    }
+    return path;
+  }
+
+  /** -p mappings, plus every EXPOSEd port of the image on a free host port with -P. */
+  private async portsWanted(rec: ContainerRecord): Promise<PortMapping[]> {
+    const out = [...(rec.options.publish ?? [])];
+    if (rec.options.publishAll) {
+      const cfg = await this.ctx.images.store.readStoredConfig(rec.imageId as never);
+      for (const k of Object.keys(cfg.config?.ExposedPorts ?? {})) {
+        const [port, proto = "tcp"] = k.split("/");
+        const containerPort = Number(port);
+        if (!out.some((m) => m.containerPort === containerPort && m.protocol === proto)) out.push({ hostPort: 0, containerPort, protocol: proto === "udp" ? "udp" : "tcp" });
+      }
+    }
+    return out;
+  }
+
+  /** After a start or a stop: published ports in the firewall, and the hosts files of the network's members. */
+  private async networksChanged(rec: ContainerRecord): Promise<void> {
+    if (this.networks.boundPorts(rec.id).length || rec.options.publish?.length || rec.options.publishAll) await this.networks.syncFirewall();
+    await this.refreshHosts(rec);
+  }
+
+  /** Rewrite (in place: they are bind-mounted) the /etc/hosts of the running containers sharing a network. */
+  private async refreshHosts(rec: ContainerRecord): Promise<void> {
+    const peers = new Set<string>();
+    for (const a of this.networks.store.attachments(rec.id)) for (const m of this.networks.store.members(a.networkId)) if (m.containerId !== rec.id) peers.add(m.containerId);
+    for (const id of peers) {
+      const peer = this.store.get(id);
+      if (!peer || (peer.state !== "running" && peer.state !== "paused")) continue;
+      const pp = this.paths(id);
+      await rewriteHosts(pp, peer.options.hostname ?? id.slice(0, 12), [...this.networks.hostsEntries(peer), ...addHostLines(peer.options.addHosts)]).catch(() => undefined);
+    }
+  }
+
+  private async networkDown(rec: ContainerRecord): Promise<void> {
+    const hadPorts = this.networks.boundPorts(rec.id).length > 0;
+    this.networks.releasePorts(rec.id);
+    await this.networks.tearDown(rec).catch((e) => this.ctx.log.debug(`network teardown ${rec.id}: ${(e as Error).message}`));
+    if (hadPorts) await this.networks.syncFirewall().catch((e) => this.ctx.log.warn(`firewall: ${(e as Error).message}`));
   }
 
   /**
@@ -238,7 +368,7 @@ export class Containers implements ContainersApi {
   }
 
   /** `layers` (top first) when the root is not mounted on the host yet: files are read from the layers. */
-  private async buildSpec(rec: ContainerRecord, p: ContainerPaths, imageId: string, layers?: string[]): Promise<RuntimeSpec> {
+  private async buildSpec(rec: ContainerRecord, p: ContainerPaths, imageId: string, layers?: string[], netnsPath?: string): Promise<RuntimeSpec> {
     const { generateSpec, resolveUser } = await spec();
     const o = rec.options;
     const config: ImageConfig = await this.ctx.images.store.readStoredConfig(imageId as never);
@@ -247,7 +377,12 @@ export class Containers implements ContainersApi {
     const read = (f: string) => (layers ? readLayered(layers, f) : readInRoot(p.merged, f));
     const user = resolveUser(o.user ?? img.User ?? undefined, await read("/etc/passwd"), await read("/etc/group"), o.groupAdd);
     const hostname = o.hostname ?? rec.id.slice(0, 12);
-    await writeEtcFiles(p, hostname);
+    await writeEtcFiles(p, hostname, {
+      hosts: [...this.networks.hostsEntries(rec), ...addHostLines(o.addHosts)],
+      ...(o.dns?.length ? { dns: o.dns } : {}),
+      ...(o.dnsSearch?.length ? { dnsSearch: o.dnsSearch } : {}),
+      ...(o.dnsOptions?.length ? { dnsOptions: o.dnsOptions } : {}),
+    });
     let seccompProfile: unknown;
     const sec = o.securityOpt?.find((s) => /^seccomp[=:]/.test(s));
     if (sec && !/^seccomp[=:]unconfined$/.test(sec)) {
@@ -263,12 +398,13 @@ export class Containers implements ContainersApi {
       id: rec.id,
       rootfs: p.merged,
       image: img,
-      options: o,
+      options: withVolumeBinds(o, (n) => this.volumes.mountpoint(n)),
       user,
       host: facts,
       cgroupsPath: this.ctx.config.cgroupParent ? `${this.ctx.config.cgroupParent.replace(/\/$/, "")}/${rec.id}` : `berth/${rec.id}`,
       ...(seccompProfile !== undefined ? { seccompProfile } : {}),
       hostEnv: process.env,
+      ...(netnsPath ? { netnsPath } : {}),
       extraMounts: [
         { destination: "/etc/hostname", type: "bind", source: p.hostname, options: ["rbind", "rprivate", ...(o.readOnly ? ["ro"] : [])] },
         ...(noHostNet
@@ -330,12 +466,15 @@ export class Containers implements ContainersApi {
   private async teardown(rec: ContainerRecord, p: ContainerPaths): Promise<void> {
     await this.runtimeFor(rec).delete(rec.id).catch((e) => this.ctx.log.debug(`runtime delete ${rec.id}: ${(e as Error).message}`));
     await unmount(p.merged);
+    await this.networkDown(rec);
     // Keep the attach lock of a foreground run; the rest of the bundle is per run.
     for (const f of [p.config, p.pidFile, p.conmonPidFile, p.attach, p.ctl, p.winsz]) await fsp.rm(f, { force: true });
     await fsp.rm(p.persist, { recursive: true, force: true });
   }
 
-  private async removeRecord(rec: ContainerRecord): Promise<void> {
+  /** Remove the container; with `volumes` (rm -v) or --rm, also its anonymous volumes nobody else uses. */
+  private async removeRecord(rec: ContainerRecord, opts: { volumes?: boolean } = {}): Promise<void> {
+    const anonymous = opts.volumes || rec.options.autoRemove ? this.volumes.usesOf(rec.id).filter((u) => u.anonymous).map((u) => u.name) : [];
     const p = this.paths(rec.id);
     const rm = (f: string) => fsp.rm(f, { recursive: true, force: true });
     // The runtime's delete (a whole process) overlaps removing the files, unless a host mount of the root
@@ -344,8 +483,15 @@ export class Containers implements ContainersApi {
     // A foreground `run` of this container in another process still has to read the exit code.
     const holder = await this.attachHolder(p);
     const keepExit = holder !== 0 && holder !== process.pid && pidAlive(holder);
-    await Promise.all([this.runtimeFor(rec).delete(rec.id).catch((e) => this.ctx.log.debug(`runtime delete ${rec.id}: ${(e as Error).message}`)), rm(p.bundle), keepExit ? undefined : rm(p.exitFile), rm(p.dir)]);
+    await Promise.all([
+      this.runtimeFor(rec).delete(rec.id).catch((e) => this.ctx.log.debug(`runtime delete ${rec.id}: ${(e as Error).message}`)),
+      this.networkDown(rec),
+      rm(p.bundle),
+      keepExit ? undefined : rm(p.exitFile),
+      rm(p.dir),
+    ]);
     this.store.delete(rec.id);
+    if (anonymous.length) await this.volumes.removeUnused(anonymous);
   }
 
   // ---------------------------------------------------------------- observation
@@ -560,7 +706,7 @@ export class Containers implements ContainersApi {
       await this.killHard(rec, this.paths(rec.id));
     }
     if (rec.state === "restarting") this.store.update(rec.id, { stoppedByUser: true });
-    await this.removeRecord(rec);
+    await this.removeRecord(rec, { volumes: !!opts.volumes });
     return rec.id;
   }
 
@@ -627,7 +773,33 @@ export class Containers implements ContainersApi {
     }
     const image = this.ctx.images.store.byId(r.imageId);
     const lower = image ? this.lowerDirs(image).join(":") : "";
-    return inspectDocument(r, p, img, lower, pa);
+    return { ...inspectDocument(r, p, img, lower, pa), NetworkSettings: this.networkSettings(r) };
+  }
+
+  /** Docker's NetworkSettings: addresses per network, published ports (while running), the netns. */
+  private networkSettings(r: ContainerRecord): ContainerInspect["NetworkSettings"] {
+    const networks: ContainerInspect["NetworkSettings"]["Networks"] = {};
+    for (const a of this.networks.store.attachments(r.id)) {
+      const v4 = a.addresses.find((x) => x.family === 4);
+      const v6 = a.addresses.find((x) => x.family === 6);
+      networks[a.networkName] = {
+        NetworkID: a.networkId,
+        IPAddress: v4?.address ?? "",
+        IPPrefixLen: v4?.prefix ?? 0,
+        GlobalIPv6Address: v6?.address ?? "",
+        GlobalIPv6PrefixLen: v6?.prefix ?? 0,
+        Gateway: v4?.gateway ?? "",
+        IPv6Gateway: v6?.gateway ?? "",
+        MacAddress: a.mac,
+        Aliases: a.aliases,
+        Interface: a.interface,
+      };
+    }
+    const ports: ContainerInspect["NetworkSettings"]["Ports"] = {};
+    for (const m of r.options.publish ?? []) ports[`${m.containerPort}/${m.protocol}`] = null;
+    for (const b of this.networks.boundPorts(r.id)) (ports[`${b.containerPort}/${b.protocol}`] ??= []).push({ HostIp: b.hostIp ?? "0.0.0.0", HostPort: String(b.hostPort) });
+    const running = r.state === "running" || r.state === "paused";
+    return { Networks: networks, Ports: ports, SandboxKey: running && Object.keys(networks).length ? netnsFile(this.ctx.runroot, r.id) : "" };
   }
 
   async exec(ref: string, opts: ExecOptions): Promise<number> {

@@ -4,6 +4,8 @@ import { ImageStore } from "../image/store.js";
 import { loadConfig, type BerthConfig } from "./config.js";
 import { Images } from "./images.js";
 import { Containers } from "./containers.js";
+import { ContainerFiles, Volumes } from "./volumes.js";
+import type { Networks } from "./networks.js";
 
 export interface EngineOptions {
   /** Persistent state (default $BERTH_ROOT or /var/lib/berth). */
@@ -43,14 +45,29 @@ export class Engine {
     readonly log: Logger,
     readonly images: Images,
     readonly containers: Containers,
-  ) {}
+  ) {
+    this.volumes = new Volumes(containers.volumes);
+    this.files = new ContainerFiles(containers);
+  }
+
+  /** Named volumes (`berth volume ...`). */
+  readonly volumes: Volumes;
+
+  /** Networks (`berth network ...`). */
+  get networks(): Networks {
+    return this.containers.networks;
+  }
+  /** Copies between the host and containers (`berth cp`). */
+  readonly files: ContainerFiles;
 
   /** Remove every container, image, snapshot and blob, and the runroot's files (`berth system reset`). */
   async reset(): Promise<void> {
     await this.containers.removeAll();
+    await this.containers.volumes.removeAll();
+    await this.containers.networks.removeAll();
     await this.images.store.resetAll();
     const { rm } = await import("node:fs/promises");
-    for (const d of ["containers", "exits", "runc", "crun", "runtime-probe.json"]) await rm(`${this.runroot}/${d}`, { recursive: true, force: true });
+    for (const d of ["containers", "exits", "runc", "crun", "netns", "runtime-probe.json"]) await rm(`${this.runroot}/${d}`, { recursive: true, force: true });
   }
 
   static async open(opts: EngineOptions = {}): Promise<Engine> {

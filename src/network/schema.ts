@@ -37,4 +37,13 @@ CREATE TABLE container_networks (
   UNIQUE (container_id, interface)
 );
 CREATE INDEX container_networks_network ON container_networks(network_id);
+CREATE TABLE container_ports (
+  container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+  host_ip TEXT NOT NULL DEFAULT '',      -- '' = every address
+  host_port INTEGER NOT NULL,
+  container_port INTEGER NOT NULL,
+  protocol TEXT NOT NULL CHECK (protocol IN ('tcp', 'udp')),
+  PRIMARY KEY (host_port, protocol, host_ip)
+);
+CREATE INDEX container_ports_container ON container_ports(container_id);
 `;

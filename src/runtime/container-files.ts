@@ -6,10 +6,30 @@ import type { ContainerPaths } from "./layout.js";
 
 /** Files the engine prepares for a container before the runtime creates it. */
 
-/** /etc/hostname, /etc/hosts and /etc/resolv.conf of the container (the network issue extends them). */
-export async function writeEtcFiles(p: ContainerPaths, hostname: string): Promise<void> {
+export interface EtcExtras {
+  /** Lines for /etc/hosts after the standard ones: peers on the container's networks, --add-host. */
+  hosts?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+}
+
+function hostsText(hostname: string, extra: string[]): string {
+  return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n${extra.map((l) => `${l}\n`).join("")}`;
+}
+
+/** --add-host NAME:IP entries as hosts lines. */
+export function addHostLines(addHosts: string[] | undefined): string[] {
+  return (addHosts ?? []).map((h) => {
+    const i = h.search(/[:=]/);
+    return `${h.slice(i + 1)}\t${h.slice(0, i)}`;
+  });
+}
+
+/** /etc/hostname, /etc/hosts and /etc/resolv.conf of the container, bind-mounted into it. */
+export async function writeEtcFiles(p: ContainerPaths, hostname: string, extra: EtcExtras = {}): Promise<void> {
   await fsp.writeFile(p.hostname, `${hostname}\n`);
-  await fsp.writeFile(p.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
+  await fsp.writeFile(p.hosts, hostsText(hostname, extra.hosts ?? []));
   let resolv = "";
   try {
     resolv = await fsp.readFile("/etc/resolv.conf", "utf8");
@@ -17,8 +37,23 @@ export async function writeEtcFiles(p: ContainerPaths, hostname: string): Promis
     /* no resolver on the host */
   }
   // A loopback resolver on the host is unreachable from the container's own network namespace.
-  const lines = resolv.split("\n").filter((l) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(l));
+  let lines = resolv.split("\n").filter((l) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(l));
+  if (extra.dns) lines = [...lines.filter((l) => !/^\s*nameserver\s/.test(l)), ...extra.dns.map((d) => `nameserver ${d}`)];
+  if (extra.dnsSearch) lines = [...lines.filter((l) => !/^\s*(search|domain)\s/.test(l)), `search ${extra.dnsSearch.join(" ")}`];
+  if (extra.dnsOptions) lines = [...lines.filter((l) => !/^\s*options\s/.test(l)), `options ${extra.dnsOptions.join(" ")}`];
   await fsp.writeFile(p.resolvConf, lines.join("\n").trim() + "\n");
+}
+
+/** Rewrite a running container's /etc/hosts in place (same inode: the bind mount keeps showing it). */
+export async function rewriteHosts(p: ContainerPaths, hostname: string, extra: string[]): Promise<void> {
+  const fh = await fsp.open(p.hosts, "r+");
+  try {
+    const text = Buffer.from(hostsText(hostname, extra));
+    await fh.truncate(0);
+    await fh.write(text, 0, text.length, 0);
+  } finally {
+    await fh.close();
+  }
 }
 
 /**

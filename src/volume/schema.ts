@@ -3,7 +3,7 @@ export const VOLUMES_SCHEMA = `
 CREATE TABLE volumes (
   name TEXT PRIMARY KEY,
   driver TEXT NOT NULL DEFAULT 'local',
-  created INTEGER NOT NULL,
+  created INTEGER NOT NULL,             -- ms
   labels TEXT NOT NULL DEFAULT '{}',    -- JSON
   options TEXT NOT NULL DEFAULT '{}',   -- JSON
   anonymous INTEGER NOT NULL DEFAULT 0
@@ -14,4 +14,5 @@ CREATE TABLE volume_users (
   destination TEXT NOT NULL,
   PRIMARY KEY (volume, container_id, destination)
 );
+CREATE INDEX volume_users_container ON volume_users(container_id);
 `;

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { hostVethName } from "../../src/network/link-plan.js";
 import { BERTH, Sandbox, type Run } from "./cli.js";
 import { busyboxEntries, setRef, toOciArchive, writeImage, writeLayer, type Layout } from "./fixtures.js";
 
@@ -215,8 +216,20 @@ export class ContainerSandbox extends Sandbox {
   readonly ids = new Set<string>();
   private watcher?: FSWatcher;
 
+  /**
+   * Each sandbox has its own config: containers get no network unless a test asks for one (networks are
+   * host-wide objects), and any default network uses a bridge and an nftables table of its own.
+   */
+  readonly config = join(this.dir, "berth.yaml");
+  readonly tag = Math.random().toString(36).slice(2, 8);
+
+  override args(a: string[]): string[] {
+    return ["--root", this.root, "--runroot", this.runroot, "--config", this.config, ...a];
+  }
+
   static async create(opts: { images?: ExtraImage[] } = {}): Promise<ContainerSandbox> {
     const s = new ContainerSandbox();
+    writeFileSync(s.config, `network:\n  default: none\n  defaultBridge: bt${s.tag}\n  nftTable: berth_t${s.tag}\n`);
     try {
       const containers = join(s.root, "containers");
       mkdirSync(containers, { recursive: true });
@@ -338,7 +351,24 @@ export class ContainerSandbox extends Sandbox {
     for (const f of filesUnder(join(this.runroot, "containers"))) out.push(`runroot/containers/${f}`);
     for (const f of filesUnder(join(this.runroot, "exits"))) out.push(`runroot/exits/${f}`);
     for (const n of ls(join(this.root, "containers"))) out.push(`root/containers/${n}`);
+    for (const n of ls(join(this.runroot, "netns"))) out.push(`netns ${n}`);
+    // Host ends of this sandbox's containers' veths (named from the container ID and the interface).
+    const links = new Set((JSON.parse(spawnSync("ip", ["-j", "link", "show"], { encoding: "utf8" }).stdout || "[]") as { ifname: string }[]).map((l) => l.ifname));
+    for (const id of this.ids) for (let i = 0; i < 8; i++) if (links.has(hostVethName(id, `eth${i}`))) out.push(`link ${hostVethName(id, `eth${i}`)} (${id.slice(0, 12)} eth${i})`);
     return out;
+  }
+
+  /** Networks, bridges and the nftables table this sandbox made (network tests create them). */
+  private removeNetworks(): void {
+    if (!existsSync(this.root)) return;
+    const names = this.run(["network", "ls", "--format", "json"]).stdout;
+    try {
+      for (const n of JSON.parse(names || "[]") as { Name: string }[]) this.run(["network", "rm", "-f", n.Name]);
+    } catch {
+      /* no networks */
+    }
+    spawnSync("nft", ["delete", "table", "inet", `berth_t${this.tag}`], { stdio: "ignore" });
+    spawnSync("ip", ["link", "del", `bt${this.tag}`], { stdio: "ignore" });
   }
 
   /** Container rows (ps -a, full ids). */
@@ -350,6 +380,7 @@ export class ContainerSandbox extends Sandbox {
   async cleanupAsync(): Promise<void> {
     this.watcher?.close();
     if (existsSync(this.root)) await this.runLimited(["rm", "-af"], 60_000).catch(() => undefined);
+    this.removeNetworks();
     await this.drainWatch();
     // Monitors and exit commands (a restart back-off sleeps in one) of this sandbox.
     for (const p of this.processesMentioningDir()) {

@@ -126,8 +126,11 @@ test("volumes and mounts", () => {
   assert.deepEqual(parseVolume("/h:/c"), { type: "bind", source: "/h", destination: "/c" });
   assert.deepEqual(parseVolume("/h:/c:ro"), { type: "bind", source: "/h", destination: "/c", readOnly: true });
   assert.deepEqual(parseVolume("/h:/c:rw,rshared"), { type: "bind", source: "/h", destination: "/c", options: ["rshared"] });
-  rejects(() => parseVolume("data:/c"), "--volume", '"data:/c"', "named volumes arrive with the networks/volumes issue");
-  rejects(() => parseVolume("/anon"), "--volume", "named volumes arrive");
+  assert.deepEqual(parseVolume("data:/c"), { type: "volume", source: "data", destination: "/c" });
+  assert.deepEqual(parseVolume("data:/c:ro,nocopy"), { type: "volume", source: "data", destination: "/c", readOnly: true, noCopy: true });
+  assert.deepEqual(parseVolume("/anon"), { type: "volume", destination: "/anon" });
+  rejects(() => parseVolume("d:/c"), "--volume", "volume name");
+  rejects(() => parseVolume("data:/c:rshared"), "--volume", "rshared");
   rejects(() => parseVolume("/h:c"), "--volume", "absolute");
   rejects(() => parseVolume("/h:/"), "--volume");
   rejects(() => parseVolume("/h:/c:bogus"), "--volume", "bogus");
@@ -135,8 +138,9 @@ test("volumes and mounts", () => {
   assert.deepEqual(parseMount("type=bind,source=/h,target=/c,readonly"), { type: "bind", source: "/h", destination: "/c", readOnly: true });
   assert.deepEqual(parseMount("type=bind,src=/h,dst=/c,bind-propagation=rslave"), { type: "bind", source: "/h", destination: "/c", options: ["rslave"] });
   assert.deepEqual(parseMount("type=tmpfs,target=/t,tmpfs-size=64m,tmpfs-mode=1777"), { type: "tmpfs", destination: "/t", options: [`size=${64 * MiB}`, "mode=1777"] });
-  rejects(() => parseMount("type=volume,source=v,target=/c"), "--mount", "named volumes arrive");
-  rejects(() => parseMount("source=v,target=/c"), "--mount", "named volumes arrive");
+  assert.deepEqual(parseMount("type=volume,source=vv,target=/c,readonly,volume-nocopy"), { type: "volume", source: "vv", destination: "/c", readOnly: true, noCopy: true });
+  assert.deepEqual(parseMount("target=/c"), { type: "volume", destination: "/c" });
+  rejects(() => parseMount("type=volume,source=/h,target=/c"), "--mount", "volume name");
   rejects(() => parseMount("type=bind,target=/c"), "--mount", "source");
   rejects(() => parseMount("type=bind,source=/h,target=/c,colour=red"), "--mount", "colour");
   assert.deepEqual(opts({ volume: ["/h:/c:ro"], mount: ["type=tmpfs,target=/t"] }).mounts, [
@@ -254,4 +258,30 @@ test("logs times, ps rows and stats figures", () => {
   const base = { Id: "x", Name: "n", CPUPerc: 0, MemUsage: 0, MemLimit: 0, MemPerc: 0, PIDs: 1 };
   assert.equal(withCpuDelta({ ...base, cpuNs: 3e9, at: 2e9 }, { ...base, cpuNs: 1e9, at: 1e9 }).CPUPerc, 200);
   assert.equal(withCpuDelta({ ...base, CPUPerc: 7, cpuNs: 3e9, at: 2e9 }, undefined).CPUPerc, 7);
+});
+
+test("network flags of run/create reach ContainerOptions", async () => {
+  const [, , o] = await parsed(["run"], ["run", "--net", "lab", "--ip", "10.1.0.5", "--ip6", "fd00::5", "--network-alias", "r1", "--network-alias", "r1.lab", "--mac-address", "02:00:00:00:00:05", "-p", "8080:80", "--publish", "127.0.0.1::53/udp", "-P", "--dns", "10.1.0.1", "--dns-search", "lab", "--dns-option", "ndots:1", "--add-host", "gw:10.1.0.1", "busybox"]);
+  assert.deepEqual(opts(o as ContainerFlagValues), {
+    image: "busybox",
+    network: "lab",
+    ip: "10.1.0.5",
+    ip6: "fd00::5",
+    networkAliases: ["r1", "r1.lab"],
+    macAddress: "02:00:00:00:00:05",
+    publish: [
+      { hostPort: 8080, containerPort: 80, protocol: "tcp" },
+      { hostIp: "127.0.0.1", hostPort: 0, containerPort: 53, protocol: "udp" },
+    ],
+    publishAll: true,
+    dns: ["10.1.0.1"],
+    dnsSearch: ["lab"],
+    dnsOptions: ["ndots:1"],
+    addHosts: ["gw:10.1.0.1"],
+  });
+  const [, , co] = await parsed(["container", "create"], ["container", "create", "--network", "container:web", "busybox"]);
+  assert.equal(opts(co as ContainerFlagValues).network, "container:web");
+  rejects(() => opts({ publish: ["80:http"] }), 'invalid -p "80:http"');
+  rejects(() => opts({ ip: "10.1.0.300" }), 'invalid --ip "10.1.0.300"');
+  rejects(() => opts({ network: "host", publish: ["80"] }), "conflicting options");
 });

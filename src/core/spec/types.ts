@@ -76,10 +76,37 @@ export interface ContainerOptions {
   autoRemove?: boolean;
   /** runc, crun, or a path. */
   runtime?: string;
-  /** Network mode; issue 4 adds bridges. "none": own netns with lo only. */
+  /**
+   * Network mode: a network's name or ID (default "berth", the default bridge), "none" (own netns, lo
+   * only), "host", "container:NAME|ID" (share its netns), "ns:/path" (join a named netns).
+   */
   network?: string;
-  /** Extra bind mounts (issue 4 grows this into volumes). */
+  /** Static addresses on the first network (--ip, --ip6). */
+  ip?: string;
+  ip6?: string;
+  /** --network-alias: extra names on the first network. */
+  networkAliases?: string[];
+  /** --mac-address on the first network (default: stable per container and network). */
+  macAddress?: string;
+  /** -p [ip:]host:container[/proto]. */
+  publish?: PortMapping[];
+  /** -P: publish every EXPOSEd port of the image on a free host port. */
+  publishAll?: boolean;
+  /** --dns, --dns-search, --dns-option. */
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+  /** --add-host NAME:IP. */
+  addHosts?: string[];
+  /** Bind mounts, named and anonymous volumes, tmpfs mounts (-v, --mount). */
   mounts?: MountOption[];
+  /**
+   * --volumes-from CTR[:ro|rw]: the volume and bind mounts of other containers. Resolved at create: the
+   * stored container has their mounts copied into `mounts` (as Docker resolves them once).
+   */
+  volumesFrom?: string[];
+  /** Files copied into the container's own (upper) layer at create, before the first start. */
+  files?: FileInjection[];
   oomKillDisable?: boolean;
   oomScoreAdj?: number;
 }
@@ -91,11 +118,40 @@ export interface IdMap {
 }
 
 export interface MountOption {
-  type: "bind" | "tmpfs";
+  /** "volume": a named volume (`source` is its name) or, without a source, an anonymous one. */
+  type: "bind" | "tmpfs" | "volume";
   source?: string;
   destination: string;
   readOnly?: boolean;
   options?: string[];
+  /** Volumes only: do not seed a new, empty volume with the image's content at `destination` (volume-nocopy). */
+  noCopy?: boolean;
+  /** Volumes only: the volume is anonymous (created for this container; `rm -v` and `--rm` remove it). */
+  anonymous?: boolean;
+  /** Copied from another container by --volumes-from (that container's name). */
+  from?: string;
+}
+
+export interface PortMapping {
+  hostIp?: string;
+  /** 0: choose a free port (with -P, or -p CONTAINER alone). */
+  hostPort: number;
+  containerPort: number;
+  protocol: "tcp" | "udp";
+}
+
+/** One file or directory to place in a container before its first start (the lab's startup configs). */
+export interface FileInjection {
+  /** Host path of a file or directory. */
+  source: string;
+  /** Absolute path in the container that the source becomes (a directory is merged into an existing one). */
+  destination: string;
+  /** User name or uid in the image's /etc/passwd (default root). */
+  owner?: string | number;
+  /** Group name or gid in the image's /etc/group (default: the owner's primary group). */
+  group?: string | number;
+  /** Permission bits of the destination itself (default: the source's). */
+  mode?: number;
 }
 
 /** Facts about the host, probed once per engine. */
