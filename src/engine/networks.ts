@@ -6,7 +6,7 @@ import type { PortMapping } from "../core/spec/types.js";
 import type { ContainerRecord, ContainerStore } from "../container/store.js";
 import { applySysctls, attach, detach, ensureBridge, linkKind, removeBridge, requireKernel } from "../network/apply.js";
 import type { InterfaceSpec, MacvlanMode } from "../network/link-plan.js";
-import { createNetns, deleteNetns, netnsPath } from "../network/netns.js";
+import { createNetns, deleteNetns, netnsExists, netnsPath } from "../network/netns.js";
 import { applyNft, deleteNftTable, localnetSysctls, renderNftScript, type NftNetwork, type PortMapping as NftPort } from "../network/nft.js";
 import { NetworkStore, type AttachmentRecord, type NetworkRecord } from "../network/store.js";
 import { run } from "../runtime/exec-file.js";
@@ -228,7 +228,9 @@ export class Networks implements NetworksApi {
   async tearDown(rec: ContainerRecord): Promise<void> {
     const attachments = this.store.attachments(rec.id);
     const path = netnsPath(this.ctx.runroot, rec.id);
-    if (attachments.length) {
+    // Without its netns there is nothing to detach (veth pairs and macvlans died with it), and an nsenter
+    // into a missing netns exits before reading its batch (EPIPE): every start runs this first.
+    if (attachments.length && (await netnsExists(this.ctx.runroot, rec.id))) {
       await detach({ netnsPath: path, key: rec.id, interfaces: attachments.map((a) => this.interfaceOf(a, this.store.get(a.networkId)!, false)) }).catch((e) =>
         this.ctx.log.debug(`detach ${rec.id}: ${(e as Error).message}`),
       );

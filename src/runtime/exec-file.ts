@@ -16,6 +16,9 @@ export function run(cmd: string, args: string[], opts: { input?: string | Buffer
     p.stderr!.on("data", (b: Buffer) => err.push(b));
     p.on("error", reject);
     p.on("close", (code, sig) => resolve({ code: code ?? 128 + (sig ? 9 : 0), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    // A helper that exits without reading its input (nsenter into a missing netns) must not crash us:
+    // its exit code and stderr report the failure.
+    p.stdin?.on("error", () => undefined);
     if (opts.input !== undefined) p.stdin!.end(opts.input);
   });
 }
