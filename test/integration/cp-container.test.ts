@@ -171,7 +171,8 @@ describe("cp and file injection", () => {
     const cfgDir = join(host, "cfgdir");
     mkdirSync(join(cfgDir, "nested"), { recursive: true });
     writeFileSync(join(cfgDir, "nested", "a"), "a\n");
-    const engine = await Engine.open({ root: sb.root, runroot: sb.runroot });
+    // The sandbox's config (no default network: networks are host-wide objects) for the library too.
+    const engine = await Engine.open({ root: sb.root, runroot: sb.runroot, config: sb.config });
     try {
       const { id } = await engine.containers.create({
         image: "files",
