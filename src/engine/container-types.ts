@@ -154,18 +154,11 @@ export interface TopResult {
   Processes: string[][];
 }
 
-export interface UpdateRequest {
-  memory?: number;
-  memorySwap?: number;
-  memoryReservation?: number;
-  cpus?: number;
-  cpuShares?: number;
-  cpusetCpus?: string;
-  cpusetMems?: string;
-  pidsLimit?: number;
-  blkioWeight?: number;
-  restart?: ContainerOptions["restart"];
-}
+/** The resources (and restart policy) `update` may change on an existing container. */
+export type UpdateRequest = Pick<
+  ContainerOptions,
+  "memory" | "memorySwap" | "memoryReservation" | "cpus" | "cpuShares" | "cpusetCpus" | "cpusetMems" | "pidsLimit" | "blkioWeight" | "restart"
+>;
 
 /** What the CLI and the HTTP API call. Refs are a full ID, a unique ID prefix, or a name. */
 export interface ContainersApi {

@@ -1,4 +1,4 @@
-import { promises as fsp } from "node:fs";
+import { promises as fsp, type Stats } from "node:fs";
 import { join } from "node:path";
 
 /**
@@ -10,9 +10,20 @@ import { join } from "node:path";
  * /etc/group before the container's root exists.
  */
 export async function readLayered(dirs: string[], path: string): Promise<string | undefined> {
+  const found = await resolveLayered(dirs, path);
+  if (!found || !found.st.isFile() || found.st.size > 16 << 20) return undefined;
+  return fsp.readFile(found.path, "utf8");
+}
+
+/**
+ * Resolve a path in the union of `dirs` (top first) chroot-style: absolute symlinks restart at the root and
+ * ".." stops there. The host path of the topmost entry and its lstat, or undefined when it does not exist.
+ */
+export async function resolveLayered(dirs: string[], path: string): Promise<{ path: string; st: Stats } | undefined> {
   const todo = path.split("/").filter(Boolean);
   const done: string[] = [];
   let hops = 0;
+  let found: { path: string; st: Stats } | undefined;
   while (todo.length) {
     const part = todo.shift()!;
     if (part === ".") continue;
@@ -20,7 +31,7 @@ export async function readLayered(dirs: string[], path: string): Promise<string 
       done.pop();
       continue;
     }
-    const found = await topmost(dirs, [...done, part]);
+    found = await topmost(dirs, [...done, part]);
     if (!found) return undefined;
     if (found.st.isSymbolicLink()) {
       if (++hops > 40) return undefined;
@@ -31,12 +42,9 @@ export async function readLayered(dirs: string[], path: string): Promise<string 
     }
     if (todo.length && !found.st.isDirectory()) return undefined;
     done.push(part);
-    if (!todo.length) {
-      if (!found.st.isFile() || found.st.size > 16 << 20) return undefined;
-      return fsp.readFile(found.path, "utf8");
-    }
   }
-  return undefined;
+  // A trailing ".." or a symlink to "/" ends at a directory of the union: report the top one.
+  return done.length && found ? found : { path: dirs[0]!, st: await fsp.lstat(dirs[0]!) };
 }
 
 async function topmost(dirs: string[], parts: string[]) {

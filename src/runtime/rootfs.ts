@@ -1,6 +1,7 @@
 import { promises as fsp } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { dirname, relative } from "node:path";
 import { internal, invalid } from "../core/errors.js";
+import { readLayered, resolveLayered } from "./layers.js";
 import { run } from "./exec-file.js";
 
 /**
@@ -57,48 +58,14 @@ function commonParent(dirs: string[]): string {
 }
 
 /**
- * Resolve a path inside a container root as if the root were a chroot: absolute symlinks restart at the
- * root and ".." stops there. Returns the host path, or null when a component does not exist.
+ * Resolve a path inside a container root as if the root were a chroot (one layer of the layered walk):
+ * the host path, or null when a component does not exist.
  */
 export async function resolveInRoot(root: string, path: string): Promise<string | null> {
-  const todo = path.split("/").filter(Boolean);
-  const done: string[] = [];
-  let hops = 0;
-  while (todo.length) {
-    const part = todo.shift()!;
-    if (part === ".") continue;
-    if (part === "..") {
-      done.pop();
-      continue;
-    }
-    const host = join(root, ...done, part);
-    let st;
-    try {
-      st = await fsp.lstat(host);
-    } catch {
-      return null;
-    }
-    if (st.isSymbolicLink()) {
-      if (++hops > 40) return null;
-      const target = await fsp.readlink(host);
-      if (target.startsWith("/")) done.length = 0;
-      todo.unshift(...target.split("/").filter(Boolean));
-      continue;
-    }
-    done.push(part);
-  }
-  return join(root, ...done);
+  return (await resolveLayered([root], path))?.path ?? null;
 }
 
 /** Read a small file inside a container root (e.g. /etc/passwd), or undefined when absent. */
 export async function readInRoot(root: string, path: string): Promise<string | undefined> {
-  const p = await resolveInRoot(root, path);
-  if (!p) return undefined;
-  try {
-    const st = await fsp.stat(p);
-    if (!st.isFile() || st.size > 16 << 20) return undefined;
-    return await fsp.readFile(p, "utf8");
-  } catch {
-    return undefined;
-  }
+  return readLayered([root], path).catch(() => undefined);
 }

@@ -9,11 +9,11 @@ import { spawnSync } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { hostVethName } from "../../src/network/link-plan.js";
+import { hostLinkNames, freeV4 } from "../helpers/net.js";
 import { ContainerSandbox } from "../helpers/containers.js";
 
 const T = { timeout: 60_000 };
 const sh = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: "utf8" });
-const hostLinkNames = (): string[] => (JSON.parse(sh("ip", ["-j", "link", "show"]).stdout || "[]") as { ifname: string }[]).map((l) => l.ifname);
 
 /** A random ULA /64 prefix ("fdxx:xxxx:xxxx:xxxx") that no IPv6 route on the host mentions. */
 function freeV6(): string {
@@ -25,27 +25,7 @@ function freeV6(): string {
   }
 }
 
-/** A /24 prefix ("10.x.y") that no route or address on the host mentions. */
-function freeV4(avoid: string[] = []): string {
-  const routes = sh("ip", ["-j", "route", "show"]).stdout + sh("ip", ["-j", "addr", "show"]).stdout;
-  for (;;) {
-    const p = `10.${randomInt(100, 200)}.${randomInt(0, 256)}`;
-    if (!routes.includes(`"${p}.`) && !avoid.includes(p)) return p;
-  }
-}
 
-/**
- * The sandbox's leftovers, with host veth ends narrowed to this sandbox's containers (leftovers() lists every
- * vb… link on the host, and other suites may run containers with networks at the same time).
- */
-async function ownLeftovers(sb: ContainerSandbox): Promise<string[]> {
-  const all = await sb.leftovers();
-  const mine = new Set([...sb.ids].flatMap((id) => [0, 1, 2, 3].map((i) => hostVethName(id, `eth${i}`))));
-  return all.filter((l) => {
-    const m = /^link (vb[0-9a-f]{13})\b/.exec(l);
-    return !m || mine.has(m[1]!);
-  });
-}
 
 describe("networks: user bridge networks", () => {
   let sb: ContainerSandbox;
@@ -151,7 +131,7 @@ describe("networks: user bridge networks", () => {
     // The two running containers legitimately own their netns, veths, processes...; nothing else may exist.
     const ids = sb.containerIds();
     const theirs = (l: string) => ids.some((id) => l.includes(id) || l.includes(id.slice(0, 12)) || l.includes(hostVethName(id, "eth0")));
-    const all = await ownLeftovers(sb);
+    const all = await sb.leftovers();
     assert.deepEqual(all.filter((l) => !theirs(l)), [], "nothing of the refused container");
     assert.equal(all.filter((l) => l.startsWith("link vb")).length, 2, `the two running containers' veths: ${all}`);
     assert.equal(all.filter((l) => l.startsWith("netns ")).length, 2, `the two running containers' netns: ${all}`);
@@ -209,7 +189,7 @@ describe("networks: user bridge networks", () => {
     sb.ok(["network", "rm", netB]);
     const names = sb.ok(["network", "ls", "--format", "{{.Name}}"]).split("\n").filter(Boolean);
     assert.ok(!names.includes(netA) && !names.includes(netB), `networks still listed: ${names}`);
-    assert.deepEqual(await ownLeftovers(sb), []);
+    assert.deepEqual(await sb.leftovers(), []);
     const links = hostLinkNames();
     for (const b of bridges) assert.ok(!links.includes(b), `bridge ${b} left on the host`);
     assert.ok(!sh("nft", ["list", "tables"]).stdout.includes(`berth_t${sb.tag}`), "nft table left after the last network went");

@@ -5,31 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { randomInt } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { hostVethName } from "../../src/network/link-plan.js";
+import { hostLinkNames, freeV4 } from "../helpers/net.js";
 import { ContainerSandbox } from "../helpers/containers.js";
 
 const T = { timeout: 60_000 };
 const sh = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: "utf8" });
-const hostLinkNames = (): string[] => (JSON.parse(sh("ip", ["-j", "link", "show"]).stdout || "[]") as { ifname: string }[]).map((l) => l.ifname);
 
-function freeV4(): string {
-  const routes = sh("ip", ["-j", "route", "show"]).stdout + sh("ip", ["-j", "addr", "show"]).stdout;
-  for (;;) {
-    const p = `10.${randomInt(100, 200)}.${randomInt(0, 256)}`;
-    if (!routes.includes(`"${p}.`)) return p;
-  }
-}
 
-async function ownLeftovers(sb: ContainerSandbox): Promise<string[]> {
-  const all = await sb.leftovers();
-  const mine = new Set([...sb.ids].flatMap((id) => [0, 1, 2, 3].map((i) => hostVethName(id, `eth${i}`))));
-  return all.filter((l) => {
-    const m = /^link (vb[0-9a-f]{13})\b/.exec(l);
-    return !m || mine.has(m[1]!);
-  });
-}
 
 describe("networks: macvlan on a bridge parent", () => {
   let sb: ContainerSandbox;
@@ -115,7 +98,7 @@ describe("networks: macvlan on a bridge parent", () => {
     sb.ok(["network", "rm", net]);
     assert.ok(!sb.ok(["network", "ls", "--format", "{{.Name}}"]).split("\n").includes(net));
     assert.ok(hostLinkNames().includes(parent), "network rm removed the macvlan parent");
-    assert.deepEqual(await ownLeftovers(sb), []);
+    assert.deepEqual(await sb.leftovers(), []);
     assert.ok(!sh("nft", ["list", "tables"]).stdout.includes(`berth_t${sb.tag}`), "nft table left");
   });
 });

@@ -5,34 +5,18 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { randomInt } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { hostVethName } from "../../src/network/link-plan.js";
+import { hostLinks, freeV4 } from "../helpers/net.js";
 import { ContainerSandbox } from "../helpers/containers.js";
 
 const T = { timeout: 60_000 };
 const sh = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: "utf8" });
-const hostLinks = (): { ifname: string; ifindex: number; address?: string }[] => JSON.parse(sh("ip", ["-j", "link", "show"]).stdout || "[]");
 
-function freeV4(): string {
-  const routes = sh("ip", ["-j", "route", "show"]).stdout + sh("ip", ["-j", "addr", "show"]).stdout;
-  for (;;) {
-    const p = `10.${randomInt(100, 200)}.${randomInt(0, 256)}`;
-    if (!routes.includes(`"${p}.`)) return p;
-  }
-}
 
-async function ownLeftovers(sb: ContainerSandbox): Promise<string[]> {
-  const all = await sb.leftovers();
-  const mine = new Set([...sb.ids].flatMap((id) => [0, 1, 2, 3].map((i) => hostVethName(id, `eth${i}`))));
-  return all.filter((l) => {
-    const m = /^link (vb[0-9a-f]{13})\b/.exec(l);
-    return !m || mine.has(m[1]!);
-  });
-}
 
 /** Interface names in `ip -o link` output ("2: eth0@if9: <...>" -> "eth0"). */
 const linkNames = (out: string) =>
@@ -113,7 +97,7 @@ describe("networks: none, host, container: and ns: modes", () => {
     assert.equal(sb.ok(["exec", owner, "readlink", "/proc/1/ns/net"]), sb.ok(["exec", guest, "readlink", "/proc/1/ns/net"]));
     // The guest got no network objects of its own.
     const guestId = sb.inspectF(guest, "{{.Id}}");
-    const own = (await ownLeftovers(sb)).filter((l) => l.includes(guestId) || l.includes(hostVethName(guestId, "eth0")));
+    const own = (await sb.leftovers()).filter((l) => l.includes(guestId) || l.includes(hostVethName(guestId, "eth0")));
     assert.deepEqual(own.filter((l) => /^(netns|link) /.test(l)), []);
     sb.ok(["rm", "-f", guest, owner]);
   });
@@ -147,7 +131,7 @@ describe("networks: none, host, container: and ns: modes", () => {
     sb.ok(["rm", "-af"]);
     sb.ok(["network", "rm", net]);
     assert.ok(!sb.ok(["network", "ls", "--format", "{{.Name}}"]).split("\n").includes(net));
-    assert.deepEqual(await ownLeftovers(sb), []);
+    assert.deepEqual(await sb.leftovers(), []);
     assert.ok(!hostLinks().some((l) => l.ifname === bridge), `bridge ${bridge} left`);
     assert.ok(!sh("nft", ["list", "tables"]).stdout.includes(`berth_t${sb.tag}`), "nft table left after the last network went");
   });

@@ -5,33 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { randomInt } from "node:crypto";
 import { get } from "node:http";
 import { createServer, type Server } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { hostVethName } from "../../src/network/link-plan.js";
+import { hostLinkNames, freeV4 } from "../helpers/net.js";
 import { ContainerSandbox, until } from "../helpers/containers.js";
 
 const T = { timeout: 60_000 };
 const sh = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: "utf8" });
-const hostLinkNames = (): string[] => (JSON.parse(sh("ip", ["-j", "link", "show"]).stdout || "[]") as { ifname: string }[]).map((l) => l.ifname);
 
-function freeV4(): string {
-  const routes = sh("ip", ["-j", "route", "show"]).stdout + sh("ip", ["-j", "addr", "show"]).stdout;
-  for (;;) {
-    const p = `10.${randomInt(100, 200)}.${randomInt(0, 256)}`;
-    if (!routes.includes(`"${p}.`)) return p;
-  }
-}
 
-async function ownLeftovers(sb: ContainerSandbox): Promise<string[]> {
-  const all = await sb.leftovers();
-  const mine = new Set([...sb.ids].flatMap((id) => [0, 1, 2, 3].map((i) => hostVethName(id, `eth${i}`))));
-  return all.filter((l) => {
-    const m = /^link (vb[0-9a-f]{13})\b/.exec(l);
-    return !m || mine.has(m[1]!);
-  });
-}
 
 /** A TCP port nobody listens on right now (the kernel's pick; released before use). */
 function freePort(): Promise<number> {
@@ -78,7 +62,7 @@ describe("networks: published ports", () => {
     assert.equal(r.code, 125, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
     assert.match(r.stderr, msg);
     assert.deepEqual(sb.containerIds().sort(), before.sort(), "no container left by a refused run");
-    const left = (await ownLeftovers(sb)).filter((l) => !before.some((id) => l.includes(id) || l.includes(id.slice(0, 12)) || l.includes(hostVethName(id, "eth0"))));
+    const left = (await sb.leftovers()).filter((l) => !before.some((id) => l.includes(id) || l.includes(id.slice(0, 12)) || l.includes(hostVethName(id, "eth0"))));
     assert.deepEqual(left, [], "nothing of the refused container remains");
   };
 
@@ -147,7 +131,7 @@ describe("networks: published ports", () => {
     sb.ok(["rm", "-f", web, auto]);
     sb.ok(["network", "rm", net]);
     assert.ok(!sb.ok(["network", "ls", "--format", "{{.Name}}"]).split("\n").includes(net));
-    assert.deepEqual(await ownLeftovers(sb), []);
+    assert.deepEqual(await sb.leftovers(), []);
     const links = hostLinkNames();
     for (const b of bridges) assert.ok(!links.includes(b), `bridge ${b} left on the host`);
     assert.ok(!sh("nft", ["list", "tables"]).stdout.includes(`berth_t${sb.tag}`), "nft table left after the last network went");

@@ -7,19 +7,12 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import { hostLinkNames, freeV4 } from "../helpers/net.js";
 import { ContainerSandbox } from "../helpers/containers.js";
 
 const T = { timeout: 60_000 };
 const sh = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: "utf8" });
-const hostLinkNames = (): string[] => (JSON.parse(sh("ip", ["-j", "link", "show"]).stdout || "[]") as { ifname: string }[]).map((l) => l.ifname);
 
-function freeV4(): string {
-  const routes = sh("ip", ["-j", "route", "show"]).stdout + sh("ip", ["-j", "addr", "show"]).stdout;
-  for (;;) {
-    const p = `10.${randomInt(100, 200)}.${randomInt(0, 256)}`;
-    if (!routes.includes(`"${p}.`)) return p;
-  }
-}
 
 function freeV6(): string {
   const routes = sh("ip", ["-j", "-6", "route", "show"]).stdout;

@@ -8,6 +8,25 @@ export function printInspect(docs: unknown[], format?: string): void {
   else process.stdout.write(JSON.stringify(docs, null, 4) + "\n");
 }
 
+/**
+ * Docker's inspect of several objects: print what was found as one array, report each miss on its own
+ * line, and fail at the end if anything was missing.
+ */
+export async function inspectEach(names: string[], inspect: (name: string) => Promise<unknown>, format?: string): Promise<void> {
+  const docs: unknown[] = [];
+  let firstError: unknown;
+  for (const n of names) {
+    try {
+      docs.push(await inspect(n));
+    } catch (e) {
+      process.stderr.write(`Error: ${(e as Error).message}\n`);
+      firstError ??= e;
+    }
+  }
+  printInspect(docs, format);
+  if (firstError) throw Object.assign(firstError as object, { reported: true });
+}
+
 export function register(parent: Command, name = "inspect"): void {
   parent
     .command(`${name} <image...>`)

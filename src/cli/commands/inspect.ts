@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import { BerthError, notFound } from "../../core/errors.js";
 import { engineFor } from "../context.js";
-import { printInspect } from "./image-inspect.js";
+import { inspectEach } from "./image-inspect.js";
 
 const isNotFound = (e: unknown) => e instanceof BerthError && e.code === "NOT_FOUND";
 
@@ -26,18 +26,6 @@ export function register(parent: Command, name = "inspect"): void {
           throw isNotFound(e) ? notFound(`no such object: ${n}`) : e;
         }
       };
-      // Like Docker: print what was found (an empty array when nothing was), report the rest, fail at the end.
-      const docs: unknown[] = [];
-      let firstError: unknown;
-      for (const n of names) {
-        try {
-          docs.push(await find(n));
-        } catch (e) {
-          process.stderr.write(`Error: ${(e as Error).message}\n`);
-          firstError ??= e;
-        }
-      }
-      printInspect(docs, o.format);
-      if (firstError) throw Object.assign(firstError as object, { reported: true });
+      await inspectEach(names, find, o.format);
     });
 }

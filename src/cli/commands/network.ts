@@ -6,7 +6,7 @@ import { forEachRef } from "../container-flags.js";
 import { engineFor } from "../context.js";
 import { renderTemplate, shortId, table } from "../format.js";
 import { parseAlias, parseIpFlag, parseMacFlag } from "../port-flags.js";
-import { printInspect } from "./image-inspect.js";
+import { inspectEach } from "./image-inspect.js";
 import { confirm } from "./system.js";
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -167,18 +167,7 @@ export function register(group: Command, want: (name: string) => boolean = () =>
       .option("-f, --format <template>", "Go-style template, e.g. '{{json .IPAM.Config}}'")
       .action(async (names: string[], o: { format?: string }, cmd: Command) => {
         const { networks } = await engineFor(cmd);
-        const docs: unknown[] = [];
-        let firstError: unknown;
-        for (const n of names) {
-          try {
-            docs.push(await networks.inspect(n));
-          } catch (e) {
-            process.stderr.write(`Error: ${(e as Error).message}\n`);
-            firstError ??= e;
-          }
-        }
-        printInspect(docs, o.format);
-        if (firstError) throw Object.assign(firstError as object, { reported: true });
+        await inspectEach(names, (n) => networks.inspect(n), o.format);
       });
   }
   if (want("rm") || want("remove")) {

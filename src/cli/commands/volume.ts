@@ -3,7 +3,7 @@ import { invalid } from "../../core/errors.js";
 import { forEachRef } from "../container-flags.js";
 import { engineFor } from "../context.js";
 import { humanSize, renderTemplate, table } from "../format.js";
-import { printInspect } from "./image-inspect.js";
+import { inspectEach } from "./image-inspect.js";
 import { confirm } from "./system.js";
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -66,18 +66,7 @@ export function register(group: Command, want: (name: string) => boolean = () =>
       .option("-f, --format <template>", "Go-style template, e.g. '{{.Mountpoint}}'")
       .action(async (names: string[], o: { format?: string }, cmd: Command) => {
         const engine = await engineFor(cmd);
-        const docs: unknown[] = [];
-        let firstError: unknown;
-        for (const n of names) {
-          try {
-            docs.push(await engine.volumes.inspect(n));
-          } catch (e) {
-            process.stderr.write(`Error: ${(e as Error).message}\n`);
-            firstError ??= e;
-          }
-        }
-        printInspect(docs, o.format);
-        if (firstError) throw Object.assign(firstError as object, { reported: true });
+        await inspectEach(names, (n) => engine.volumes.inspect(n), o.format);
       });
   }
   if (want("rm") || want("remove")) {
