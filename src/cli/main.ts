@@ -35,6 +35,7 @@ import * as update from "./commands/update.js";
 import * as wait from "./commands/wait.js";
 import * as cp from "./commands/cp.js";
 import * as volume from "./commands/volume.js";
+import * as lab from "./commands/lab.js";
 import * as network from "./commands/network.js";
 import * as port from "./commands/port.js";
 
@@ -70,7 +71,7 @@ export function verbWords(argv: string[]): string[] {
  */
 export function buildProgram(argv: string[] = []): Command {
   const [first, second] = verbWords(argv);
-  const full = !first || !(first in TOP || ["image", "container", "system", "volume", "network"].includes(first));
+  const full = !first || !(first in TOP || ["image", "container", "system", "volume", "network", "lab"].includes(first));
   const want = (group: string | null, name: string) => full || (group === null ? first === name : first === group && (!second || second === name || (name === "ls" && ["ps", "list"].includes(second))));
 
   const program = new Command("berth")
@@ -106,6 +107,8 @@ export function buildProgram(argv: string[] = []): Command {
   if (want(null, "volume")) volume.register(program.command("volume").description("Manage volumes"), (n) => want("volume", n));
 
   if (want(null, "network")) network.register(program.command("network").description("Manage networks"), (n) => want("network", n));
+
+  if (want(null, "lab")) lab.register(program.command("lab").description("Deploy and manage network labs").enablePositionalOptions(), (n) => want("lab", n));
 
   if (want(null, "system")) system.register(program.command("system").description("Manage berth itself"));
 

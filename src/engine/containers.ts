@@ -316,6 +316,18 @@ export class Containers implements ContainersApi {
     return path;
   }
 
+  /**
+   * Make a keepNetns container's netns now, before it starts, with its network interfaces: a lab wires
+   * its data links into it first, so the node's OS finds them at boot. Returns the netns path.
+   */
+  async prepareNetns(ref: string): Promise<string> {
+    const rec = this.store.resolve(ref);
+    if (!rec.options.keepNetns) throw precondition(`container ${rec.name} does not keep its network namespace`);
+    const path = await this.networks.setUp(rec);
+    if (!path) throw precondition(`container ${rec.name} has no network to prepare`);
+    return path;
+  }
+
   /** -p mappings, plus every EXPOSEd port of the image on a free host port with -P. */
   private async portsWanted(rec: ContainerRecord): Promise<PortMapping[]> {
     const out = [...(rec.options.publish ?? [])];
@@ -348,10 +360,11 @@ export class Containers implements ContainersApi {
     }
   }
 
-  private async networkDown(rec: ContainerRecord): Promise<void> {
+  /** `removing`: the container goes, so a kept netns (keepNetns) goes too. */
+  private async networkDown(rec: ContainerRecord, removing = false): Promise<void> {
     const hadPorts = this.networks.boundPorts(rec.id).length > 0;
     this.networks.releasePorts(rec.id);
-    await this.networks.tearDown(rec).catch((e) => this.ctx.log.debug(`network teardown ${rec.id}: ${(e as Error).message}`));
+    if (removing || !rec.options.keepNetns) await this.networks.tearDown(rec).catch((e) => this.ctx.log.debug(`network teardown ${rec.id}: ${(e as Error).message}`));
     if (hadPorts) await this.networks.syncFirewall().catch((e) => this.ctx.log.warn(`firewall: ${(e as Error).message}`));
   }
 
@@ -485,7 +498,7 @@ export class Containers implements ContainersApi {
     const keepExit = holder !== 0 && holder !== process.pid && pidAlive(holder);
     await Promise.all([
       this.runtimeFor(rec).delete(rec.id).catch((e) => this.ctx.log.debug(`runtime delete ${rec.id}: ${(e as Error).message}`)),
-      this.networkDown(rec),
+      this.networkDown(rec, true),
       rm(p.bundle),
       keepExit ? undefined : rm(p.exitFile),
       rm(p.dir),

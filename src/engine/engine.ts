@@ -5,6 +5,7 @@ import { loadConfig, type BerthConfig } from "./config.js";
 import { Images } from "./images.js";
 import { Containers } from "./containers.js";
 import { ContainerFiles, Volumes } from "./volumes.js";
+import { Labs } from "./labs.js";
 import type { Networks } from "./networks.js";
 
 export interface EngineOptions {
@@ -60,8 +61,16 @@ export class Engine {
   /** Copies between the host and containers (`berth cp`). */
   readonly files: ContainerFiles;
 
+  private labsApi?: Labs;
+  /** Network labs (`berth lab ...`). */
+  get labs(): Labs {
+    this.labsApi ??= new Labs({ root: this.root, runroot: this.runroot, log: this.log, db: this.images.store.db, containers: this.containers, images: this.images });
+    return this.labsApi;
+  }
+
   /** Remove every container, image, snapshot and blob, and the runroot's files (`berth system reset`). */
   async reset(): Promise<void> {
+    for (const lab of this.labs.list()) await this.labs.destroy(lab.name).catch((e) => this.log.warn(`lab ${lab.name}: ${(e as Error).message}`));
     await this.containers.removeAll();
     await this.containers.volumes.removeAll();
     await this.containers.networks.removeAll();

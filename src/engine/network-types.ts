@@ -1,3 +1,4 @@
+import type { PoolSpec } from "../core/net/pool.js";
 import type { PortMapping } from "../core/spec/types.js";
 
 export interface NetworkCreateRequest {
@@ -11,6 +12,8 @@ export interface NetworkCreateRequest {
   /** Driver options: parent=IF and mode=bridge|passthru|private|vepa (macvlan), mtu=N, bridge=NAME. */
   options?: Record<string, string>;
   labels?: Record<string, string>;
+  /** Where unset subnets are chosen from (library only: a lab's management network uses its own pools). */
+  pools?: readonly PoolSpec[];
 }
 
 /** Docker-shaped `network inspect`. */

@@ -112,6 +112,7 @@ export class Networks implements NetworksApi {
       options: { ...(req.internal ? { internal: true } : {}), ...(o.mode ? { mode: o.mode } : driver === "macvlan" ? { mode: "bridge" } : {}), ...(mtu ? { mtu } : {}), ...(req.labels ? { labels: req.labels } : {}) },
       ...(req.subnets?.length ? { subnets: req.subnets } : {}),
       ...(req.ipv6 ? { ipv6: true } : {}),
+      ...(req.pools ? { pools: req.pools } : {}),
       hostRanges: driver === "bridge" ? await this.hostRanges() : [],
     });
     if (rec.driver === "bridge") {
@@ -212,6 +213,7 @@ export class Networks implements NetworksApi {
   async setUp(rec: ContainerRecord): Promise<string | undefined> {
     const attachments = this.store.attachments(rec.id);
     if (!attachments.length) return undefined;
+    if (rec.options.keepNetns && (await netnsExists(this.ctx.runroot, rec.id))) return netnsPath(this.ctx.runroot, rec.id);
     await deleteNetns(this.ctx.runroot, rec.id).catch(() => undefined);
     const path = await createNetns(this.ctx.runroot, rec.id);
     const interfaces = attachments.map((a, i) => this.interfaceOf(a, this.store.get(a.networkId)!, i === 0));

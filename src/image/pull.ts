@@ -1,3 +1,4 @@
+import { mapLimit } from "../core/map-limit.js";
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import type { Digest } from "../core/digest.js";
@@ -201,19 +202,3 @@ async function fetchLayer(
   }
 }
 
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: unknown;
-  const worker = async () => {
-    while (next < items.length && failed === undefined) {
-      const i = next++;
-      try {
-        await fn(items[i]!, i);
-      } catch (e) {
-        failed ??= e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed !== undefined) throw failed;
-}

@@ -20,7 +20,21 @@ interface ProbeCache {
  * run a container on this host. crun 1.8 refuses hybrid cgroup hosts, which only a real run reveals, so
  * each candidate runs a tiny container once; the verdict is cached in the runroot (cleared at boot).
  */
+const selecting = new Map<string, Promise<string>>();
+
 export async function selectRuntime(runroot: string, requested?: string): Promise<string> {
+  if (requested) return selectRuntimeUncached(runroot, requested);
+  // Concurrent creates in one process (a lab's nodes) share one probe instead of racing their own.
+  let p = selecting.get(runroot);
+  if (!p) {
+    p = selectRuntimeUncached(runroot);
+    selecting.set(runroot, p);
+    p.catch(() => selecting.delete(runroot));
+  }
+  return p;
+}
+
+async function selectRuntimeUncached(runroot: string, requested?: string): Promise<string> {
   if (requested) {
     const p = findBinary(requested);
     if (!p) throw invalid(`--runtime ${requested}: no such OCI runtime (looked in ${SEARCH.join(", ")})`);
@@ -58,7 +72,7 @@ export async function selectRuntime(runroot: string, requested?: string): Promis
 async function probeRuntime(path: string, runroot: string): Promise<{ ok: boolean; reason?: string }> {
   const init = ["/usr/bin/catatonit", "/usr/libexec/podman/catatonit"].find((p) => existsSync(p));
   if (!init) return { ok: true };
-  const id = `berth-probe-${process.pid}-${Date.now().toString(36)}`;
+  const id = `berth-probe-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const dir = join(runroot, id);
   const rootfs = join(dir, "rootfs");
   await fsp.mkdir(rootfs, { recursive: true });

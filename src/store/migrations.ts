@@ -1,4 +1,5 @@
 import { NETWORKS_SCHEMA } from "../network/schema.js";
+import { LABS_SCHEMA } from "../lab/schema.js";
 import { VOLUMES_SCHEMA } from "../volume/schema.js";
 
 /** Schema migrations; index i migrates v(i) -> v(i+1). Never edit a shipped entry: append a new one. */
@@ -86,4 +87,5 @@ CREATE INDEX containers_image ON containers(image_id);
 `,
   /* v3: named volumes */ VOLUMES_SCHEMA,
   /* v4: networks and addresses */ NETWORKS_SCHEMA,
+  /* v5: labs */ LABS_SCHEMA,
 ];

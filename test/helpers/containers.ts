@@ -379,7 +379,12 @@ export class ContainerSandbox extends Sandbox {
   /** Remove everything, whatever state a failed test left. Safe to call twice. */
   async cleanupAsync(): Promise<void> {
     this.watcher?.close();
-    if (existsSync(this.root)) await this.runLimited(["rm", "-af"], 60_000).catch(() => undefined);
+    if (existsSync(this.root)) {
+      // Labs first: destroying one also removes its bridges, parking netns and management network.
+      const labs = await this.runLimited(["lab", "ls", "--format", "json"], 30_000).catch(() => undefined);
+      for (const l of labs?.code === 0 ? (JSON.parse(labs.stdout || "[]") as { name: string }[]) : []) await this.runLimited(["lab", "destroy", "-q", l.name], 120_000).catch(() => undefined);
+      await this.runLimited(["rm", "-af"], 60_000).catch(() => undefined);
+    }
     this.removeNetworks();
     await this.drainWatch();
     // Monitors and exit commands (a restart back-off sleeps in one) of this sandbox.

@@ -109,6 +109,11 @@ export interface ContainerOptions {
   files?: FileInjection[];
   oomKillDisable?: boolean;
   oomScoreAdj?: number;
+  /**
+   * Keep the container's named netns (and every link in it) across stops; it goes with the container.
+   * A lab's data links live in its nodes' netns, so `lab down` / `lab resume` keep them intact.
+   */
+  keepNetns?: boolean;
 }
 
 export interface IdMap {
