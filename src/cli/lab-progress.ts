@@ -42,7 +42,8 @@ class TtyRenderer implements LabRenderer {
   private draw(): void {
     this.timer = undefined;
     const width = Math.max(...[...this.nodes.keys()].map((k) => k.length), 4);
-    const cols = this.out.columns ?? 80;
+    // A pseudo-terminal nobody sized reports 0 columns.
+    const cols = this.out.columns || 200;
     const lines = [...this.notes.splice(0).map((n) => n.slice(0, cols - 1))];
     const rows = [...this.nodes].map(([n, s]) => `${n.padEnd(width)}  ${s}`.slice(0, cols - 1));
     // Move up over the previous node table, print new notes above it, then the table again.

@@ -6,11 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { BERTH } from "../helpers/cli.js";
 import { ContainerSandbox } from "../helpers/containers.js";
 import { hostLinkNames } from "../helpers/net.js";
+import { mgmtBridgeName, segmentBridgeName } from "../../src/lab/names.js";
+import { bridgePortName } from "../../src/lab/wiring.js";
 
 const T = { timeout: 180_000 };
 
@@ -60,15 +63,22 @@ bridges:
   - {name: lan, endpoints: [r1:eth3, r2:eth3, r3:eth3]}
 `;
 
-/** Host links that appeared since `before` and are a lab's: management/segment bridges (bm/bl) or their ports (vb). */
-const labLinks = (before: Set<string>) => hostLinkNames().filter((l) => !before.has(l) && /^(bm|bl|vb|pk|rd)[0-9a-f]{13}$/.test(l));
+/** A lab's own host devices that still exist: its management and segment bridges and the segments' ports. */
+function labLinks(lab: string, segments: Record<string, string[]>): string[] {
+  const names = [mgmtBridgeName(lab)];
+  for (const [seg, eps] of Object.entries(segments)) {
+    names.push(segmentBridgeName(lab, seg));
+    for (const ep of eps) names.push(bridgePortName(lab, { node: ep.split(":")[0]!, interface: ep.split(":")[1]! }));
+  }
+  const now = new Set(hostLinkNames());
+  return names.filter((n) => now.has(n));
+}
 
 describe("labs: busybox topologies", () => {
   let sb: ContainerSandbox;
   let dir: string;
   const lab = `t${Math.random().toString(36).slice(2, 7)}`;
   let view: LabView;
-  let linksBefore: Set<string>;
 
   const inspect = (): LabView => JSON.parse(sb.ok(["lab", "inspect", "--format", "json", lab])) as LabView;
   const node = (v: LabView, n: string) => v.nodes.find((x) => x.name === n)!;
@@ -84,7 +94,6 @@ describe("labs: busybox topologies", () => {
     dir = join(sb.dir, "lab");
     mkdirSync(dir);
     writeFileSync(join(dir, "lab.yaml"), manifest(lab));
-    linksBefore = new Set(hostLinkNames());
   });
 
   after(async () => {
@@ -142,8 +151,8 @@ describe("labs: busybox topologies", () => {
       const r = spawnSync("busybox", ["ping", "-c", "1", "-W", "3", addr], { encoding: "utf8" });
       assert.equal(r.status, 0, `host -> ${addr}: ${r.stdout}${r.stderr}`);
     }
-    const ssh = sb.ok(["lab", "inspect", "--format", "json", lab]);
-    assert.ok(JSON.parse(ssh).sshConfig);
+    const ssh = readFileSync(view.sshConfig, "utf8");
+    assert.match(ssh, new RegExp(`Host r2 ${lab}-r2\\n\\s+HostName ${node(view, "r2").mgmtIpv4!.replace(/\\./g, "\\\\.")}\\n`));
   });
 
   it("graph prints mermaid and dot", T, () => {
@@ -189,8 +198,32 @@ describe("labs: busybox topologies", () => {
     assert.deepEqual(JSON.parse(sb.ok(["network", "ls", "--format", "json"])), []);
     assert.deepEqual(await sb.leftovers(), []);
     // The lab's own devices (bridges and bridge ports are named from the lab), not other tests' links.
-    assert.deepEqual(labLinks(linksBefore), []);
+    assert.deepEqual(labLinks(lab, { lan: ["r1:eth3", "r2:eth3", "r3:eth3"] }), []);
     assert.equal(sb.run(["lab", "inspect", lab]).code, 125);
+  });
+
+  it("on a terminal, up shows each node's progress in place; exec -t gets a terminal", T, () => {
+    const f = join(dir, "tty.yaml");
+    writeFileSync(f, `name: ${lab}p\nnodes:\n  alpha: {image: "busybox:latest", cmd: [sleep, "60"]}\n  beta: {image: "busybox:latest", cmd: [sleep, "60"]}\nlinks: [{endpoints: [alpha:eth1, beta:eth1]}]\n`);
+    const q = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+    const cmd = (a: string[]) => [BERTH, ...sb.args(a)].map(q).join(" ");
+    try {
+      const up = spawnSync("script", ["-qec", cmd(["lab", "up", f]), "/dev/null"], { encoding: "utf8", input: "", timeout: 120_000 });
+      assert.equal(up.status, 0, up.stdout);
+      assert.match(up.stdout, /\x1b\[\d*F/, "redraws in place");
+      assert.match(up.stdout, /alpha\s+ready/);
+      assert.match(up.stdout, /beta\s+ready/);
+      assert.match(up.stdout, /NODE\s+MODEL/);
+      const tty = spawnSync("script", ["-qec", cmd(["lab", "exec", "-t", `${lab}p`, "alpha", "tty"]), "/dev/null"], { encoding: "utf8", input: "", timeout: 60_000 });
+      assert.equal(tty.status, 0, tty.stdout);
+      assert.match(tty.stdout, /\/dev\/pts\/\d+/);
+      // Piped, progress is one line per event on stderr.
+      const piped = sb.run(["lab", "destroy", `${lab}p`]);
+      assert.equal(piped.code, 0, piped.stderr);
+      assert.match(piped.stderr, /alpha: remove/);
+    } finally {
+      if (sb.run(["lab", "inspect", `${lab}p`]).code === 0) sb.run(["lab", "destroy", `${lab}p`]);
+    }
   });
 
   it("bad manifests create nothing and name the problem", T, async () => {
@@ -211,7 +244,6 @@ describe("labs: busybox topologies", () => {
   });
 
   it("a failure midway (missing image, missing file) rolls back everything", T, async () => {
-    const linksNow = new Set(hostLinkNames());
     const f = join(dir, "midway.yaml");
     writeFileSync(f, `name: ${lab}m\nnodes:\n  a: {image: "busybox:latest", cmd: [sleep, "60"]}\n  b: {image: "busybox:latest", cmd: [sleep, "60"], files: [{source: missing.conf, destination: /etc/x.conf}]}\nlinks: [{endpoints: [a:eth1, b:eth1]}]\n`);
     let r = sb.run(["lab", "up", "-q", f]);
@@ -230,6 +262,6 @@ describe("labs: busybox topologies", () => {
     assert.equal(sb.ok(["ps", "-aq"]).trim(), "");
     assert.deepEqual(JSON.parse(sb.ok(["network", "ls", "--format", "json"])), []);
     assert.deepEqual(await sb.leftovers(), []);
-    assert.deepEqual(labLinks(linksNow), []);
+    assert.deepEqual(labLinks(`${lab}m`, { seg: ["a:eth2", "b:eth2"] }), []);
   });
 });
