@@ -5,7 +5,7 @@ NODE_BIN := node_modules/.bin
 # absolute path (starts with /) is checked as a file instead (packages that ship data, not commands).
 DEPS := runc:runc crun:crun conmon:conmon catatonit:catatonit ip:iproute2 nft:nftables openssl:openssl \
         setfattr:attr zstd:zstd script:bsdutils socat:socat
-TEST_DEPS := docker-registry:docker-registry skopeo:skopeo umoci:umoci busybox:busybox-static htpasswd:apache2-utils \
+TEST_DEPS := docker-registry:docker-registry skopeo:skopeo umoci:umoci busybox:busybox-static htpasswd:apache2-utils debootstrap:debootstrap \
         /usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema/config-schema.json:golang-github-opencontainers-specs-dev
 BENCH_DEPS := podman:podman /usr/bin/time:time dockerd:docker.io strace:strace
 
