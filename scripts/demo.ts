@@ -1,10 +1,11 @@
 /**
  * `make demo`: the main job end to end on this machine. Builds a busybox image, serves it from a local
  * registry (HTTPS with a CA made for the demo), and drives the berth CLI through pull, list, inspect,
- * save, load and remove, printing every command and its output. Everything it makes is removed at the end.
+ * save, load and remove, deploys the example lab (examples/triangle.yaml), pings across it and destroys it,
+ * printing every command and its output. Everything it makes is removed at the end.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startRegistry } from "../test/helpers/registry.js";
@@ -34,6 +35,17 @@ async function main() {
     run("rmi", "-f", `${reg.host}/demo/busybox:1.0`);
     run("load", "-i", join(work, "busybox.tar.gz"));
     run("images");
+    // A lab from the example manifest, with the image just loaded.
+    const manifest = readFileSync(resolve(import.meta.dirname, "../../examples/triangle.yaml"), "utf8").replace("busybox:latest", "demo/busybox:local").replace("name: triangle", `name: demo-${process.pid}`);
+    writeFileSync(join(work, "triangle.yaml"), manifest);
+    run("lab", "up", join(work, "triangle.yaml"));
+    try {
+      run("lab", "exec", `demo-${process.pid}`, "r1", "ping", "-c", "1", "10.0.12.2");
+      run("lab", "exec", `demo-${process.pid}`, "r3", "ping", "-c", "1", "10.9.0.2");
+      run("lab", "graph", `demo-${process.pid}`);
+    } finally {
+      run("lab", "destroy", `demo-${process.pid}`);
+    }
     run("rmi", "-f", "demo/busybox:local", `${reg.host}/demo/multi`);
     run("image", "prune");
     run("images", "-a");
