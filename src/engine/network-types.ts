@@ -9,7 +9,7 @@ export interface NetworkCreateRequest {
   ipv6?: boolean;
   /** No NAT, no forwarding off the bridge. */
   internal?: boolean;
-  /** Driver options: parent=IF and mode=bridge|passthru|private|vepa (macvlan), mtu=N, bridge=NAME. */
+  /** Driver options: parent=IF and mode=bridge|passthru|private|vepa (macvlan), mtu=N, bridge=NAME, promisc=true|false (every interface on it promiscuous). */
   options?: Record<string, string>;
   labels?: Record<string, string>;
   /** Where unset subnets are chosen from (library only: a lab's management network uses its own pools). */

@@ -5,7 +5,7 @@ import { addressesFromJson, routesFromJson, type TakenRange } from "../core/net/
 import type { PortMapping } from "../core/spec/types.js";
 import type { ContainerRecord, ContainerStore } from "../container/store.js";
 import { applySysctls, attach, detach, ensureBridge, linkKind, removeBridge, requireKernel } from "../network/apply.js";
-import type { InterfaceSpec, MacvlanMode } from "../network/link-plan.js";
+import type { AttachSpec, InterfaceSpec, MacvlanInterface, MacvlanMode } from "../network/link-plan.js";
 import { createNetns, deleteNetns, netnsExists, netnsPath } from "../network/netns.js";
 import { applyNft, deleteNftTable, localnetSysctls, renderNftScript, type NftNetwork, type PortMapping as NftPort } from "../network/nft.js";
 import { NetworkStore, type AttachmentRecord, type NetworkRecord } from "../network/store.js";
@@ -24,6 +24,22 @@ export interface NetworksContext {
 
 export const DEFAULT_NETWORK = "berth";
 const SPECIAL_MODES = /^(none|host|container:.+|ns:.+)$/;
+
+const NETWORK_OPTIONS = ["parent", "mode", "mtu", "promisc", "bridge", "com.docker.network.bridge.name"];
+const BOOLEANS: Record<string, boolean> = { true: true, on: true, "1": true, false: false, off: false, "0": false };
+
+/**
+ * The `-o key=value` driver options that carry values for every interface on the network (mtu, promisc),
+ * checked before anything is created; parent/mode/bridge are the drivers' to check.
+ */
+export function parseNetworkOptions(o: Record<string, string>): { mtu?: number; promisc?: boolean } {
+  for (const k of Object.keys(o)) if (!NETWORK_OPTIONS.includes(k)) throw invalid(`invalid network option "${k}": use parent, mode, mtu, promisc or bridge`);
+  const mtu = o.mtu !== undefined ? Number(o.mtu) : undefined;
+  if (mtu !== undefined && !(Number.isInteger(mtu) && mtu >= 68 && mtu <= 65535)) throw invalid(`invalid network option mtu=${o.mtu}: expected 68..65535`);
+  const promisc = o.promisc !== undefined ? BOOLEANS[o.promisc.toLowerCase()] : undefined;
+  if (o.promisc !== undefined && promisc === undefined) throw invalid(`invalid network option promisc=${o.promisc}: expected true, false, on, off, 1 or 0`);
+  return { ...(mtu !== undefined ? { mtu } : {}), ...(promisc !== undefined ? { promisc } : {}) };
+}
 
 /** A published port as stored: the chosen host port of a running container. */
 export interface BoundPort extends PortMapping {
@@ -90,9 +106,7 @@ export class Networks implements NetworksApi {
   private async createRecord(req: NetworkCreateRequest): Promise<NetworkRecord> {
     const driver = req.driver ?? "bridge";
     const o = req.options ?? {};
-    for (const k of Object.keys(o)) if (!["parent", "mode", "mtu", "bridge", "com.docker.network.bridge.name"].includes(k)) throw invalid(`invalid network option "${k}": use parent, mode, mtu or bridge`);
-    const mtu = o.mtu !== undefined ? Number(o.mtu) : undefined;
-    if (mtu !== undefined && !(Number.isInteger(mtu) && mtu >= 68 && mtu <= 65535)) throw invalid(`invalid network option mtu=${o.mtu}: expected 68..65535`);
+    const { mtu, promisc } = parseNetworkOptions(o);
     let iface: string | undefined;
     if (driver === "macvlan") {
       if (!o.parent) throw invalid(`macvlan network "${req.name}" needs a parent interface: -o parent=IF`);
@@ -109,7 +123,7 @@ export class Networks implements NetworksApi {
       name: req.name,
       driver,
       ...(iface ? { interface: iface } : {}),
-      options: { ...(req.internal ? { internal: true } : {}), ...(o.mode ? { mode: o.mode } : driver === "macvlan" ? { mode: "bridge" } : {}), ...(mtu ? { mtu } : {}), ...(req.labels ? { labels: req.labels } : {}) },
+      options: { ...(req.internal ? { internal: true } : {}), ...(o.mode ? { mode: o.mode } : driver === "macvlan" ? { mode: "bridge" } : {}), ...(mtu ? { mtu } : {}), ...(promisc ? { promisc } : {}), ...(req.labels ? { labels: req.labels } : {}) },
       ...(req.subnets?.length ? { subnets: req.subnets } : {}),
       ...(req.ipv6 ? { ipv6: true } : {}),
       ...(req.pools ? { pools: req.pools } : {}),
@@ -171,7 +185,7 @@ export class Networks implements NetworksApi {
     const live = await this.ctx.running(ctr.id);
     if (!live) return;
     try {
-      await attach({ netnsPath: netnsPath(this.ctx.runroot, ctr.id), key: ctr.id, interfaces: [this.interfaceOf(a, net, false)], loopback: false });
+      await this.attachChecked({ netnsPath: netnsPath(this.ctx.runroot, ctr.id), key: ctr.id, interfaces: [this.interfaceOf(a, net, false)], loopback: false });
     } catch (e) {
       this.store.disconnect(ctr.id, net.id);
       throw e;
@@ -218,7 +232,7 @@ export class Networks implements NetworksApi {
     const path = await createNetns(this.ctx.runroot, rec.id);
     const interfaces = attachments.map((a, i) => this.interfaceOf(a, this.store.get(a.networkId)!, i === 0));
     try {
-      await attach({ netnsPath: path, key: rec.id, interfaces });
+      await this.attachChecked({ netnsPath: path, key: rec.id, interfaces });
     } catch (e) {
       await deleteNetns(this.ctx.runroot, rec.id).catch(() => undefined);
       throw e;
@@ -245,10 +259,44 @@ export class Networks implements NetworksApi {
       ifname: a.interface,
       mac: a.mac,
       ...(net.options.mtu ? { mtu: net.options.mtu } : {}),
+      // The flag lives on the interface, which every start and connect creates anew: set it each time.
+      ...(net.options.promisc ? { promisc: true } : {}),
       addresses: a.addresses.map((x) => `${x.address}/${x.prefix}`),
       ...(defaultRoute && !net.options.internal ? { gateways: a.addresses.map((x) => x.gateway).filter(Boolean) } : {}),
     };
     return net.driver === "macvlan" ? { kind: "macvlan", parent: net.interface, mode: (net.options.mode ?? "bridge") as MacvlanMode, ...common } : { kind: "veth", bridge: net.interface, ...common };
+  }
+
+  /**
+   * attach(), with macvlan parents checked first: the kernel allows a passthru macvlan only as its parent's
+   * single macvlan and refuses the rest with a bare "Invalid argument". Running containers of berth's macvlan
+   * networks on the same parent are named; for a parent taken outside berth (or by a racing start) the
+   * kernel's refusal is restated.
+   */
+  private async attachChecked(spec: AttachSpec): Promise<void> {
+    const macvlans = spec.interfaces.filter((i): i is MacvlanInterface => i.kind === "macvlan");
+    for (const i of macvlans) {
+      for (const n of this.store.list().filter((x) => x.driver === "macvlan" && x.interface === i.parent)) {
+        const passthru = n.options.mode === "passthru";
+        if (i.mode !== "passthru" && !passthru) continue;
+        for (const m of this.store.members(n.id)) {
+          if (m.containerId === spec.key || !(await this.ctx.running(m.containerId))) continue;
+          throw conflict(
+            passthru
+              ? `macvlan parent ${i.parent} is held in passthru mode by container ${m.containerName} (network ${n.name}): the kernel allows one passthru macvlan per parent`
+              : `macvlan parent ${i.parent} is in use by container ${m.containerName} (network ${n.name}): a passthru macvlan needs its parent to itself`,
+          );
+        }
+      }
+    }
+    try {
+      await attach(spec);
+    } catch (e) {
+      const i = macvlans.find((x) => x.mode === "passthru" && e instanceof BerthError && e.message.includes(`link add link ${x.parent} `) && /Invalid argument/.test(e.message));
+      if (!i) throw e;
+      const mtu = i.mtu ? ` or mtu ${i.mtu} exceeds the parent's` : "";
+      throw conflict(`cannot add a passthru macvlan on ${i.parent}: the kernel refused it (Invalid argument): the parent already has a macvlan${mtu}; a passthru macvlan must be its parent's only one`, e);
+    }
   }
 
   /** /etc/hosts lines: every container on the container's networks, by name and alias. */
@@ -364,6 +412,7 @@ export class Networks implements NetworksApi {
       options["mode"] = String(n.options.mode ?? "bridge");
     }
     if (n.options.mtu) options["mtu"] = String(n.options.mtu);
+    if (n.options.promisc) options["promisc"] = "true";
     return {
       Name: n.name,
       Id: n.id,

@@ -13,7 +13,9 @@
  *   forward      filter, policy accept (berth never drops traffic that is not its own):
  *                established/related accept; --internal bridges cannot forward to or from any other
  *                interface; different berth bridges cannot reach each other (isolation).
- *   prerouting   nat/dstnat: traffic to a local address jumps to `published`.
+ *   input        filter: on non-internal bridges, only localhost-DNAT replies may reach 127.0.0.0/8.
+ *   prerouting   nat/dstnat: traffic to a local address jumps to `published`, except 127.0.0.0/8 from
+ *                another interface (another host must not reach ports published on 127.0.0.1).
  *   output       nat/-100: the same for connections from the host itself (127.0.0.1:PORT works),
  *                except ::1 (IPv6 has no route_localnet: ::1 can never be routed to another link).
  *   published    one DNAT rule per port mapping.
@@ -199,9 +201,22 @@ export function renderNftScript(cfg: NftConfig): string {
   }
   const chain = (name: string, head: string | undefined, rules: string[]) =>
     [`\tchain ${name} {`, ...(head ? [`\t\t${head}`] : []), ...rules.map((r) => `\t\t${r}`), "\t}"].join("\n");
+  // IPv4 checks a 127.0.0.0/8 destination from another interface only when routing, AFTER prerouting: without
+  // this return, `fib daddr type local` matches it and DNAT makes it routable, so another host that routes
+  // 127.0.0.1 to this one would reach every published port, 127.0.0.1-only ones included. Left alone, it
+  // stays a martian the kernel drops. (IPv6 drops ::1 from the wire before any hook.) Local connections never
+  // pass here: their NAT is decided in `output`. Without published ports there is nothing to guard.
+  const prerouting = [...(cfg.ports.length ? ['iifname != "lo" ip daddr 127.0.0.0/8 return'] : []), "fib daddr type local jump published"];
+  // route_localnet on berth's bridges (localnetSysctls) also lets anything on a bridge (a container with
+  // NET_ADMIN, a lab router) send to the host's 127.0.0.1 services directly. The only loopback traffic a
+  // bridge must deliver is the replies of localhost DNAT (un-masqueraded back to 127.0.0.1): conntrack marks
+  // those dnat. An untracked packet has no ct status, hence the separate drop.
+  const localnet = nets.filter((n) => !n.internal).map((n) => n.bridge);
+  const input = localnet.length ? [`iifname ${set(localnet)} ip daddr 127.0.0.0/8 ct status dnat return`, `iifname ${set(localnet)} ip daddr 127.0.0.0/8 drop`] : [];
   const body = [
     chain("forward", "type filter hook forward priority filter; policy accept;", forward),
-    chain("prerouting", "type nat hook prerouting priority dstnat; policy accept;", ["fib daddr type local jump published"]),
+    ...(input.length ? [chain("input", "type filter hook input priority filter; policy accept;", input)] : []),
+    chain("prerouting", "type nat hook prerouting priority dstnat; policy accept;", prerouting),
     // nft 1.0.6 accepts the "dstnat" keyword only at prerouting; -100 is its value.
     chain("output", "type nat hook output priority -100; policy accept;", ["ip6 daddr ::1 return", "fib daddr type local jump published"]),
     chain("published", undefined, cfg.ports.map(dnatRule)),

@@ -132,7 +132,7 @@ export function register(group: Command, want: (name: string) => boolean = () =>
       .option("--gateway <ip>", "gateway of the --subnet that contains it", collect)
       .option("--ip-range <cidr>", "allocate container addresses from this part of the --subnet that contains it", collect)
       .option("--ipv6", "enable IPv6 (implied by an IPv6 --subnet)")
-      .option("-o, --opt <key=value>", "driver option: parent=IF, mode=bridge|private|vepa|passthru (macvlan); mtu=N; bridge=NAME", collect)
+      .option("-o, --opt <key=value>", "driver option: parent=IF, mode=bridge|private|vepa|passthru (macvlan); mtu=N; promisc=true|false; bridge=NAME", collect)
       .option("--internal", "no outside access (no NAT, no forwarding)")
       .option("--label <key=value>", "set a label", collect)
       .action(async (name: string, o: NetworkCreateFlags, cmd: Command) => {
