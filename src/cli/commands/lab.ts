@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { Option, type Command } from "commander";
 import { invalid, unavailable } from "../../core/errors.js";
-import type { LabView } from "../../engine/labs.js";
+import type { LabEvent, Labs, LabView } from "../../engine/labs.js";
 import { engineFor } from "../context.js";
 import { table } from "../format.js";
 import { labRenderer } from "../lab-progress.js";
@@ -40,50 +40,26 @@ export function register(group: Command, want: (name: string) => boolean = () =>
     }
   };
 
-  if (want("up"))
+  // up, down, resume and redeploy share their flags and their output: progress, then the lab's table.
+  const lifecycle = (verb: string, description: string, fn: (labs: Labs, args: string[], onEvent: (e: LabEvent) => void) => Promise<LabView>) =>
     group
-      .command("up <manifest>")
-      .alias("deploy")
-      .description("Deploy a lab from a YAML manifest")
+      .command(verb)
+      .description(description)
       .option("-q, --quiet", "no progress")
       .addOption(formatOption())
-      .action(async (file: string, o: Format, cmd: Command) => {
+      .action(async (...a: unknown[]) => {
+        const cmd = a[a.length - 1] as Command;
+        const o = a[a.length - 2] as Format;
+        const args = a.slice(0, -2).flat() as string[];
         const { labs } = await engineFor(cmd);
-        show(await progress(o, (onEvent) => labs.up(file, { onEvent })), o);
+        show(await progress(o, (onEvent) => fn(labs, args, onEvent)), o);
       });
 
-  if (want("down"))
-    group
-      .command("down <lab>")
-      .description("Stop every node; links and addresses stay for resume")
-      .option("-q, --quiet", "no progress")
-      .addOption(formatOption())
-      .action(async (name: string, o: Format, cmd: Command) => {
-        const { labs } = await engineFor(cmd);
-        show(await progress(o, (onEvent) => labs.down(name, { onEvent })), o);
-      });
-
-  if (want("resume"))
-    group
-      .command("resume <lab>")
-      .description("Start a stopped lab's nodes again, with their links, and re-run their exec lines")
-      .option("-q, --quiet", "no progress")
-      .addOption(formatOption())
-      .action(async (name: string, o: Format, cmd: Command) => {
-        const { labs } = await engineFor(cmd);
-        show(await progress(o, (onEvent) => labs.resume(name, { onEvent })), o);
-      });
-
+  if (want("up") || want("deploy")) lifecycle("up <manifest>", "Deploy a lab from a YAML manifest", (labs, [file], onEvent) => labs.up(file!, { onEvent })).alias("deploy");
+  if (want("down")) lifecycle("down <lab>", "Stop every node; links and addresses stay for resume", (labs, [name], onEvent) => labs.down(name!, { onEvent }));
+  if (want("resume")) lifecycle("resume <lab>", "Start a stopped lab's nodes again, with their links, and re-run their exec lines", (labs, [name], onEvent) => labs.resume(name!, { onEvent }));
   if (want("redeploy"))
-    group
-      .command("redeploy <lab> [nodes...]")
-      .description("Recreate nodes (all by default) with fresh files and their links")
-      .option("-q, --quiet", "no progress")
-      .addOption(formatOption())
-      .action(async (name: string, nodes: string[], o: Format, cmd: Command) => {
-        const { labs } = await engineFor(cmd);
-        show(await progress(o, (onEvent) => labs.redeploy(name, nodes, { onEvent })), o);
-      });
+    lifecycle("redeploy <lab> [nodes...]", "Recreate nodes (all by default) with fresh files and their links", (labs, [name, ...nodes], onEvent) => labs.redeploy(name!, nodes, { onEvent }));
 
   if (want("destroy"))
     group
