@@ -1,6 +1,7 @@
 import { existsSync, promises as fsp, readFileSync } from "node:fs";
 import { totalmem } from "node:os";
 import { join } from "node:path";
+import { mapLimit } from "../core/map-limit.js";
 import { BerthError, conflict, invalid, notFound, precondition } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { mark } from "../core/trace.js";
@@ -352,12 +353,15 @@ export class Containers implements ContainersApi {
   private async refreshHosts(rec: ContainerRecord): Promise<void> {
     const peers = new Set<string>();
     for (const a of this.networks.store.attachments(rec.id)) for (const m of this.networks.store.members(a.networkId)) if (m.containerId !== rec.id) peers.add(m.containerId);
-    for (const id of peers) {
-      const peer = this.store.get(id);
-      if (!peer || (peer.state !== "running" && peer.state !== "paused")) continue;
-      const pp = this.paths(id);
-      await rewriteHosts(pp, peer.options.hostname ?? id.slice(0, 12), [...this.networks.hostsEntries(peer), ...addHostLines(peer.options.addHosts)]).catch(() => undefined);
-    }
+    // Peers on the same networks share their entries: computed once per set of networks, not per peer (a
+    // lab's 200 nodes on one management network would otherwise cost 200 x 200 lookups per start).
+    const entries = new Map<string, string[]>();
+    const running = [...peers].map((id) => this.store.get(id)).filter((p): p is ContainerRecord => !!p && (p.state === "running" || p.state === "paused"));
+    await mapLimit(running, 8, async (peer) => {
+      const key = this.networks.store.attachments(peer.id).map((a) => a.networkId).sort().join(",");
+      if (!entries.has(key)) entries.set(key, this.networks.hostsEntries(peer));
+      await rewriteHosts(this.paths(peer.id), peer.options.hostname ?? peer.id.slice(0, 12), [...entries.get(key)!, ...addHostLines(peer.options.addHosts)]).catch(() => false);
+    });
   }
 
   /** `removing`: the container goes, so a kept netns (keepNetns) goes too. */

@@ -17,9 +17,6 @@ import { BerthError, invalid, notFound } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { mapLimit, settleLimit } from "../core/map-limit.js";
 import type { ContainerOptions, FileInjection, MountOption } from "../core/spec/types.js";
-import { graph } from "../lab/graph.js";
-import { parseManifest } from "../lab/manifest.js";
-import { planLab } from "../lab/plan.js";
 import { LabStore, type LabRecord, type LabState } from "../lab/store.js";
 import type { LabPlan, NodePlan } from "../lab/types.js";
 import { planStash, planUnwiring, planWiring, stashName } from "../lab/wiring.js";
@@ -116,6 +113,8 @@ export class Labs {
     const text = await readFile(manifest, "utf8").catch((e: NodeJS.ErrnoException) => {
       throw e.code === "ENOENT" ? notFound(`lab manifest ${manifest}: no such file`) : invalid(`lab manifest ${manifest}: ${e.message}`);
     });
+    // yaml and zod load here, not when the engine opens: every other command would pay ~45 ms for them.
+    const [{ parseManifest }, { planLab }] = await Promise.all([import("../lab/manifest.js"), import("../lab/plan.js")]);
     const plan = planLab(parseManifest(text, { baseDir: dirname(manifest), file: manifest }));
     if (this.store.find(plan.name)) throw new BerthError("CONFLICT", `lab "${plan.name}" already exists: destroy it first, or redeploy its nodes`);
     await this.preflight(plan, opts);
@@ -425,6 +424,7 @@ export class Labs {
   }
 
   async graph(name: string, format: "mermaid" | "dot"): Promise<string> {
+    const { graph } = await import("../lab/graph.js");
     return graph(this.store.get(name).plan, format);
   }
 
