@@ -163,7 +163,7 @@ export type UpdateRequest = Pick<
 /** What the CLI and the HTTP API call. Refs are a full ID, a unique ID prefix, or a name. */
 export interface ContainersApi {
   create(opts: ContainerOptions, req?: CreateRequest): Promise<{ id: string; warnings: string[] }>;
-  start(ref: string): Promise<void>;
+  start(ref: string, opts?: { peersListed?: boolean }): Promise<void>;
   /** Stream output (and relay stdin) until the container exits; resolves to its exit code. Call before start() to miss nothing. */
   attach(ref: string, opts: AttachOptions): Promise<number>;
   stop(ref: string, opts?: { timeout?: number; signal?: string }): Promise<void>;

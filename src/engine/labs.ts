@@ -258,7 +258,7 @@ export class Labs {
   private async startNodes(plan: LabPlan, nodes: readonly NodePlan[], opts: LabRunOptions, warnings: string[]): Promise<void> {
     await mapLimit(nodes, opts.concurrency ?? 4, async (n) => {
       opts.onEvent?.({ node: n.name, step: "start" });
-      await this.ctx.containers.start(n.container);
+      await this.ctx.containers.start(n.container, { peersListed: true });
       for (const line of n.exec) {
         opts.onEvent?.({ node: n.name, step: "exec", message: line });
         const r = await this.execCapture(n.container, ["sh", "-c", line]);
