@@ -7,7 +7,10 @@ DEPS := runc:runc crun:crun conmon:conmon catatonit:catatonit ip:iproute2 nft:nf
         setfattr:attr zstd:zstd script:bsdutils socat:socat
 TEST_DEPS := docker-registry:docker-registry skopeo:skopeo umoci:umoci busybox:busybox-static htpasswd:apache2-utils debootstrap:debootstrap \
         /usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema/config-schema.json:golang-github-opencontainers-specs-dev
-BENCH_DEPS := podman:podman /usr/bin/time:time dockerd:docker.io strace:strace
+# netavark (+ aardvark-dns for podman's user networks) is podman's network backend on the bridge benches;
+# dockerd and netavark program iptables.
+BENCH_DEPS := podman:podman /usr/bin/time:time dockerd:docker.io strace:strace iptables:iptables \
+        /usr/lib/podman/netavark:netavark /usr/lib/podman/aardvark-dns:aardvark-dns
 
 .PHONY: all deps test-deps bench-deps build test unit integration demo bench clean
 

@@ -3,20 +3,25 @@
  * Pull: a ~200 MB, 5-layer image from a local docker-registry into an empty store, 5 runs each of
  * berth, `podman pull` and `skopeo copy` (to an OCI dir). Images: `berth images` with 200 images.
  * Run and idle (bench/containers.ts): `run --rm busybox true` against podman, docker and runc; memory per
- * idle container. BENCH_ONLY=pull|images|run|idle selects one.
+ * idle container. Networks (bench/network.ts): `run --rm` on the default bridge against podman and docker;
+ * 100 containers started concurrently on one network. Labs (bench/labs.ts): ring labs of 10, 50 and 200 nodes
+ * against podman plus `ip link`. BENCH_ONLY=pull|images|run|idle|netrun|attach100|labs (or a
+ * comma-separated list) selects.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, statSync, readdirSync } from "node:fs";
 
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pack } from "tar-stream";
 import { startRegistry } from "../test/helpers/registry.js";
 import { bigImage, pushLayout } from "../test/helpers/fixtures.js";
 import { Engine } from "../src/engine/engine.js";
 import { benchIdle, benchRun } from "./containers.js";
+import { benchAttach, benchNetRun } from "./network.js";
+import { benchLabs } from "./labs.js";
+import { BERTH, median, snapshotBerth } from "./peers.js";
 
-const BERTH = resolve(import.meta.dirname, "../../bin/berth");
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const work = mkdtempSync(join("/var/tmp", "berth-bench-"));
 
@@ -33,11 +38,6 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env
   const [secs, rss] = last.split(" ").map(Number);
   return { secs: secs!, rssKiB: rss! };
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 function dirBytes(dir: string): number {
   let n = 0;
@@ -136,12 +136,20 @@ async function benchImages(): Promise<string[]> {
 async function main() {
   const out: string[] = [`machine: ${execFileSync("nproc").toString().trim()} cores, ${(Number(execFileSync("awk", ["/MemTotal/ {print $2}", "/proc/meminfo"]).toString()) / 1048576).toFixed(0)} GiB, kernel ${execFileSync("uname", ["-r"]).toString().trim()}, node ${process.version}`];
   out.push(`podman ${execFileSync("podman", ["--version"]).toString().trim()}, ${execFileSync("skopeo", ["--version"]).toString().trim()}`);
+  snapshotBerth(work);
+  const only = process.env.BENCH_ONLY?.split(",");
+  const want = (name: string) => !only || only.includes(name);
   try {
-    if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY === "pull") out.push(...(await benchPull()));
-    if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY === "images") out.push(...(await benchImages()));
+    if (want("pull")) out.push(...(await benchPull()));
+    if (want("images")) out.push(...(await benchImages()));
     // Containers (bench/containers.ts): `run --rm` against podman, docker and bare runc; idle memory.
-    if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY === "run") out.push(...(await benchRun(work)));
-    if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY === "idle") out.push(...(await benchIdle(work)));
+    if (want("run")) out.push(...(await benchRun(work)));
+    if (want("idle")) out.push(...(await benchIdle(work)));
+    // Networks (bench/network.ts): `run --rm` on the default bridge; 100 containers on one network.
+    if (want("netrun")) out.push(...(await benchNetRun(work)));
+    if (want("attach100")) out.push(...(await benchAttach(work)));
+    // Labs (bench/labs.ts): ring labs of 10, 50 and 200 nodes, berth against podman plus `ip link`.
+    if (want("labs")) out.push(...(await benchLabs(work)));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
