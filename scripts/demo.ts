@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { removeNewBerthCgroupParents } from "../test/helpers/containers.js";
 import { startRegistry } from "../test/helpers/registry.js";
 import { busyboxImage, multiArchImage, pushLayout } from "../test/helpers/fixtures.js";
 
@@ -50,6 +51,7 @@ async function main() {
     run("image", "prune");
     run("images", "-a");
   } finally {
+    removeNewBerthCgroupParents();
     await reg.stop();
     rmSync(work, { recursive: true, force: true });
   }

@@ -365,7 +365,7 @@ export class Containers implements ContainersApi {
     await mapLimit(running, 8, async (peer) => {
       const key = this.networks.store.attachments(peer.id).map((a) => a.networkId).sort().join(",");
       if (!entries.has(key)) entries.set(key, this.networks.hostsEntries(peer));
-      await rewriteHosts(this.paths(peer.id), peer.options.hostname ?? peer.id.slice(0, 12), [...entries.get(key)!, ...addHostLines(peer.options.addHosts)]).catch(() => false);
+      await rewriteHosts(this.paths(peer.id), peer.options.hostname ?? peer.id.slice(0, 12), [...entries.get(key)!, ...addHostLines(peer.options.addHosts)]).catch(() => undefined);
     });
   }
 

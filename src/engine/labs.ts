@@ -13,11 +13,12 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
+import { PassThrough } from "node:stream";
 import { BerthError, invalid, notFound } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { mapLimit, settleLimit } from "../core/map-limit.js";
 import type { ContainerOptions, FileInjection, MountOption } from "../core/spec/types.js";
-import { LabStore, type LabRecord, type LabState } from "../lab/store.js";
+import { labExists, LabStore, type LabRecord, type LabState } from "../lab/store.js";
 import type { LabPlan, NodePlan } from "../lab/types.js";
 import { planStash, planUnwiring, planWiring, stashName } from "../lab/wiring.js";
 import { applyBatch } from "../network/apply.js";
@@ -116,7 +117,8 @@ export class Labs {
     // yaml and zod load here, not when the engine opens: every other command would pay ~45 ms for them.
     const [{ parseManifest }, { planLab }] = await Promise.all([import("../lab/manifest.js"), import("../lab/plan.js")]);
     const plan = planLab(parseManifest(text, { baseDir: dirname(manifest), file: manifest }));
-    if (this.store.find(plan.name)) throw new BerthError("CONFLICT", `lab "${plan.name}" already exists: destroy it first, or redeploy its nodes`);
+    // Before any pull: the insert below refuses it too, atomically, should another `up` win the race.
+    if (this.store.find(plan.name)) throw labExists(plan.name);
     await this.preflight(plan, opts);
     this.store.insert(plan, manifest);
     const warnings: string[] = [];
@@ -128,13 +130,14 @@ export class Labs {
       await this.wire(deployed, { createBridges: true }, opts);
       await this.startNodes(deployed, deployed.nodes, opts, warnings);
       this.store.update(plan.name, { state: "running" });
-      await this.writeSshConfig(deployed);
+      const view = await this.inspect(plan.name);
+      await this.writeSshConfig(plan.name, view.nodes);
+      return { ...view, warnings };
     } catch (e) {
       opts.onEvent?.({ step: "warning", message: `deploy failed, rolling back: ${(e as Error).message}` });
       await this.teardown(plan.name).catch((err) => this.ctx.log.warn(`rollback of lab ${plan.name}: ${(err as Error).message}`));
       throw e;
     }
-    return { ...(await this.inspect(plan.name)), warnings };
   }
 
   /** Everything that can be checked before anything is built: images (pulled if missing) and files. */
@@ -273,7 +276,6 @@ export class Labs {
   }
 
   private async execCapture(container: string, cmd: string[]): Promise<{ code: number; output: string }> {
-    const { PassThrough } = await import("node:stream");
     const sink = new PassThrough();
     let output = "";
     sink.on("data", (d: Buffer) => (output += d.toString()));
@@ -444,15 +446,14 @@ export class Labs {
   }
 
   /** An ssh_config with a Host entry per node (its name and its container name) at its management address. */
-  private async writeSshConfig(plan: LabPlan): Promise<void> {
-    const lines = [`# berth lab ${plan.name}: ssh -F ${this.sshConfigPath(plan.name)} NODE`];
-    for (const n of plan.nodes) {
-      const v = await this.nodeView(n);
-      const addr = v.mgmtIpv4 ?? v.mgmtIpv6;
+  private async writeSshConfig(lab: string, nodes: readonly LabNodeView[]): Promise<void> {
+    const lines = [`# berth lab ${lab}: ssh -F ${this.sshConfigPath(lab)} NODE`];
+    for (const n of nodes) {
+      const addr = n.mgmtIpv4 ?? n.mgmtIpv6;
       if (!addr) continue;
       lines.push(`Host ${n.name} ${n.container}`, `  HostName ${addr}`, "  User root", "  StrictHostKeyChecking no", "  UserKnownHostsFile /dev/null", "  LogLevel ERROR", "");
     }
-    await mkdir(this.dir(plan.name), { recursive: true, mode: 0o700 });
-    await writeFile(this.sshConfigPath(plan.name), lines.join("\n") + "\n", { mode: 0o600 });
+    await mkdir(this.dir(lab), { recursive: true, mode: 0o700 });
+    await writeFile(this.sshConfigPath(lab), lines.join("\n") + "\n", { mode: 0o600 });
   }
 }

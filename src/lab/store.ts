@@ -38,6 +38,9 @@ const fromRow = (r: LabRow): LabRecord => ({
   updated: r.updated,
 });
 
+/** The CONFLICT of a second `up` of a lab that exists. */
+export const labExists = (name: string) => conflict(`lab "${name}" already exists: destroy it first, or redeploy its nodes`);
+
 export class LabStore {
   constructor(readonly db: Db) {}
 
@@ -47,7 +50,7 @@ export class LabStore {
     try {
       this.db.prepare("INSERT INTO labs (name, manifest, plan, state, created, updated) VALUES (?, ?, ?, 'deploying', ?, ?)").run(plan.name, manifest, JSON.stringify(plan), now, now);
     } catch (e) {
-      if ((e as { code?: string }).code?.startsWith("SQLITE_CONSTRAINT")) throw conflict(`lab "${plan.name}" already exists: destroy it first, or redeploy its nodes`);
+      if ((e as { code?: string }).code?.startsWith("SQLITE_CONSTRAINT")) throw labExists(plan.name);
       throw e;
     }
     return this.get(plan.name);

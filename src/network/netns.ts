@@ -98,8 +98,8 @@ export async function deleteNetns(runroot: string, name: string): Promise<void> 
   }
 }
 
-/** Names of the bound namespaces under the runroot (stale unbound files are skipped). */
-export async function listNetns(runroot: string): Promise<string[]> {
+/** Names under the netns dir whose file has (bound) or lacks (!bound) a namespace bound on it. */
+async function netnsFiles(runroot: string, bound: boolean): Promise<string[]> {
   let names: string[];
   try {
     names = await readdir(netnsDir(runroot));
@@ -108,20 +108,16 @@ export async function listNetns(runroot: string): Promise<string[]> {
     throw e;
   }
   const out: string[] = [];
-  for (const n of names.sort()) if (NAME.test(n) && (await isBound(join(netnsDir(runroot), n)))) out.push(n);
+  for (const n of names.sort()) if (NAME.test(n) && (await isBound(join(netnsDir(runroot), n))) === bound) out.push(n);
   return out;
 }
 
+/** Names of the bound namespaces under the runroot (stale unbound files are skipped). */
+export function listNetns(runroot: string): Promise<string[]> {
+  return netnsFiles(runroot, true);
+}
+
 /** Files under the netns dir without a namespace bound (left by a crash between create and bind). */
-export async function listStaleNetns(runroot: string): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(netnsDir(runroot));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw e;
-  }
-  const out: string[] = [];
-  for (const n of names.sort()) if (NAME.test(n) && !(await isBound(join(netnsDir(runroot), n)))) out.push(n);
-  return out;
+export function listStaleNetns(runroot: string): Promise<string[]> {
+  return netnsFiles(runroot, false);
 }

@@ -45,18 +45,17 @@ export async function writeEtcFiles(p: ContainerPaths, hostname: string, extra: 
 }
 
 /** Rewrite a running container's /etc/hosts in place (same inode: the bind mount keeps showing it). */
-export async function rewriteHosts(p: ContainerPaths, hostname: string, extra: string[]): Promise<boolean> {
+export async function rewriteHosts(p: ContainerPaths, hostname: string, extra: string[]): Promise<void> {
   const fh = await fsp.open(p.hosts, "r+");
   try {
     const text = Buffer.from(hostsText(hostname, extra));
     // Most refreshes change nothing (a peer that started was already listed): no write at all then.
     const now = await fh.readFile();
-    if (now.equals(text)) return false;
+    if (now.equals(text)) return;
     // In place (the file is bind-mounted, a rename would not be seen); written before the truncate, so a
     // reader never finds the file empty.
     await fh.write(text, 0, text.length, 0);
     await fh.truncate(text.length);
-    return true;
   } finally {
     await fh.close();
   }

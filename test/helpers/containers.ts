@@ -211,6 +211,22 @@ export async function until<T>(fn: () => T | Promise<T>, o: UntilOptions): Promi
 /** berth/ parent cgroups that existed before these tests: the only ones cleanup leaves in place. */
 const parentCgroupsBefore = new Set(cgroupBases().map((b) => join(b.base, "berth")).filter((d) => existsSync(d)));
 
+/**
+ * The runtime makes the berth/ parent cgroups on first use; on a host that had none when this module
+ * loaded, leave none (rmdir fails, harmlessly, while other containers still live in one).
+ */
+export function removeNewBerthCgroupParents(): void {
+  for (const b of cgroupBases()) {
+    const parent = join(b.base, "berth");
+    if (parentCgroupsBefore.has(parent) || !existsSync(parent)) continue;
+    try {
+      rmdirSync(parent);
+    } catch {
+      /* in use */
+    }
+  }
+}
+
 export class ContainerSandbox extends Sandbox {
   /** Every container id that ever had a dir under root/containers. */
   readonly ids = new Set<string>();
@@ -434,17 +450,7 @@ export class ContainerSandbox extends Sandbox {
         }
       }
     }
-    // The runtime makes the berth/ parents on first use; on a host that had none, leave none (rmdir fails,
-    // harmlessly, while another test's containers still live in one).
-    for (const b of cgroupBases()) {
-      const parent = join(b.base, "berth");
-      if (parentCgroupsBefore.has(parent) || !existsSync(parent)) continue;
-      try {
-        rmdirSync(parent);
-      } catch {
-        /* in use */
-      }
-    }
+    removeNewBerthCgroupParents();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
