@@ -6,6 +6,7 @@ NODE_BIN := node_modules/.bin
 DEPS := runc:runc crun:crun conmon:conmon catatonit:catatonit ip:iproute2 nft:nftables openssl:openssl \
         setfattr:attr zstd:zstd script:bsdutils socat:socat
 TEST_DEPS := docker-registry:docker-registry skopeo:skopeo umoci:umoci busybox:busybox-static htpasswd:apache2-utils debootstrap:debootstrap \
+        ssh:openssh-client \
         /usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema/config-schema.json:golang-github-opencontainers-specs-dev
 # netavark (+ aardvark-dns for podman's user networks) is podman's network backend on the bridge benches;
 # dockerd and netavark program iptables.

@@ -87,6 +87,19 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** True when `pid` is a live child of `parent` (its PPid in /proc). */
+function childOf(pid: number, parent: number): boolean {
+  if (!pid || !parent) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // "PID (comm) STATE PPID ...": comm may hold spaces and parentheses, so split after the last ")".
+    const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return state !== "Z" && Number(ppid) === parent;
+  } catch {
+    return false;
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The container lifecycle over conmon + runc/crun. No berth process stays behind per container. */
@@ -645,7 +658,7 @@ export class Containers implements ContainersApi {
     const sig = parseSignal(opts.signal ?? rec.options.stopSignal ?? image?.config?.StopSignal ?? "SIGTERM");
     const timeout = opts.timeout ?? rec.options.stopTimeout ?? 10;
     if (timeout > 0) {
-      await runtime.kill(rec.id, sig).catch(() => undefined);
+      if (!this.signalInit(rec, sig)) await runtime.kill(rec.id, sig).catch(() => undefined);
       if (rec.state === "paused") await runtime.resume(rec.id).catch(() => undefined);
       const gone = await waitForExitFile(p.exitFile, undefined, this.unmonitoredExit(rec), timeout * 1000).then(
         () => true,
@@ -668,11 +681,30 @@ export class Containers implements ContainersApi {
     await fsp.writeFile(p.attachLock, String(process.pid)).catch(() => undefined);
   }
 
+  /**
+   * Signal a running container's init from here, as `runtime kill ID SIG` would, without a runtime process
+   * (a lab's down or destroy signals hundreds). Only to conmon's own live child, so a PID recycled since
+   * the container exited is never hit. False when it was not sent: the caller asks the runtime.
+   */
+  private signalInit(rec: ContainerRecord, sig: NodeJS.Signals | number): boolean {
+    if (rec.state !== "running" || !childOf(rec.pid, rec.conmonPid)) return false;
+    try {
+      process.kill(rec.pid, sig);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   private async killHard(rec: ContainerRecord, p: ContainerPaths): Promise<void> {
     const runtime = this.runtimeFor(rec);
-    await runtime.kill(rec.id, 9, true).catch(() => undefined);
-    // A frozen cgroup holds even SIGKILL until thawed.
-    if (rec.state === "paused") await runtime.resume(rec.id).catch(() => undefined);
+    // A container with its own PID namespace dies with its init, so SIGKILL to the init does what
+    // `runtime kill --all` does. A frozen cgroup holds even SIGKILL until thawed: paused containers go
+    // through the runtime.
+    if (!(rec.options.pid !== "host" && this.signalInit(rec, "SIGKILL"))) {
+      await runtime.kill(rec.id, 9, true).catch(() => undefined);
+      if (rec.state === "paused") await runtime.resume(rec.id).catch(() => undefined);
+    }
     await waitForExitFile(p.exitFile, undefined, this.unmonitoredExit(rec), 10_000).catch(() => undefined);
   }
 

@@ -23,7 +23,7 @@ import type { LabPlan, NodePlan } from "../lab/types.js";
 import { planStash, planUnwiring, planWiring, stashName } from "../lab/wiring.js";
 import { applyBatch } from "../network/apply.js";
 import { createNetns, deleteNetns, netnsExists, netnsPath } from "../network/netns.js";
-import { run } from "../runtime/exec-file.js";
+import { run, withLauncher } from "../runtime/exec-file.js";
 import type { Db } from "../store/db.js";
 import type { StreamSet } from "./container-types.js";
 import type { Containers } from "./containers.js";
@@ -110,34 +110,36 @@ export class Labs {
 
   /** Deploy the lab a manifest describes. Nothing is left behind if it fails. */
   async up(file: string, opts: LabRunOptions = {}): Promise<LabView> {
-    const manifest = resolve(file);
-    const text = await readFile(manifest, "utf8").catch((e: NodeJS.ErrnoException) => {
-      throw e.code === "ENOENT" ? notFound(`lab manifest ${manifest}: no such file`) : invalid(`lab manifest ${manifest}: ${e.message}`);
+    return withLauncher(async () => {
+      const manifest = resolve(file);
+      const text = await readFile(manifest, "utf8").catch((e: NodeJS.ErrnoException) => {
+        throw e.code === "ENOENT" ? notFound(`lab manifest ${manifest}: no such file`) : invalid(`lab manifest ${manifest}: ${e.message}`);
+      });
+      // yaml and zod load here, not when the engine opens: every other command would pay ~45 ms for them.
+      const [{ parseManifest }, { planLab }] = await Promise.all([import("../lab/manifest.js"), import("../lab/plan.js")]);
+      const plan = planLab(parseManifest(text, { baseDir: dirname(manifest), file: manifest }));
+      // Before any pull: the insert below refuses it too, atomically, should another `up` win the race.
+      if (this.store.find(plan.name)) throw labExists(plan.name);
+      await this.preflight(plan, opts);
+      this.store.insert(plan, manifest);
+      const warnings: string[] = [];
+      try {
+        const deployed = await this.createMgmt(plan);
+        await mapLimit(deployed.nodes, 8, async (n) => void (await this.createNode(deployed, n, opts)));
+        await createNetns(this.ctx.runroot, PARK(plan.name));
+        await mapLimit(deployed.nodes, opts.concurrency ?? 4, async (n) => void (await this.ctx.containers.prepareNetns(n.container)));
+        await this.wire(deployed, { createBridges: true }, opts);
+        await this.startNodes(deployed, deployed.nodes, opts, warnings);
+        this.store.update(plan.name, { state: "running" });
+        const view = await this.inspect(plan.name);
+        await this.writeSshConfig(plan.name, view.nodes);
+        return { ...view, warnings };
+      } catch (e) {
+        opts.onEvent?.({ step: "warning", message: `deploy failed, rolling back: ${(e as Error).message}` });
+        await this.teardown(plan.name).catch((err) => this.ctx.log.warn(`rollback of lab ${plan.name}: ${(err as Error).message}`));
+        throw e;
+      }
     });
-    // yaml and zod load here, not when the engine opens: every other command would pay ~45 ms for them.
-    const [{ parseManifest }, { planLab }] = await Promise.all([import("../lab/manifest.js"), import("../lab/plan.js")]);
-    const plan = planLab(parseManifest(text, { baseDir: dirname(manifest), file: manifest }));
-    // Before any pull: the insert below refuses it too, atomically, should another `up` win the race.
-    if (this.store.find(plan.name)) throw labExists(plan.name);
-    await this.preflight(plan, opts);
-    this.store.insert(plan, manifest);
-    const warnings: string[] = [];
-    try {
-      const deployed = await this.createMgmt(plan);
-      await mapLimit(deployed.nodes, 8, async (n) => void (await this.createNode(deployed, n, opts)));
-      await createNetns(this.ctx.runroot, PARK(plan.name));
-      await mapLimit(deployed.nodes, opts.concurrency ?? 4, async (n) => void (await this.ctx.containers.prepareNetns(n.container)));
-      await this.wire(deployed, { createBridges: true }, opts);
-      await this.startNodes(deployed, deployed.nodes, opts, warnings);
-      this.store.update(plan.name, { state: "running" });
-      const view = await this.inspect(plan.name);
-      await this.writeSshConfig(plan.name, view.nodes);
-      return { ...view, warnings };
-    } catch (e) {
-      opts.onEvent?.({ step: "warning", message: `deploy failed, rolling back: ${(e as Error).message}` });
-      await this.teardown(plan.name).catch((err) => this.ctx.log.warn(`rollback of lab ${plan.name}: ${(err as Error).message}`));
-      throw e;
-    }
   }
 
   /** Everything that can be checked before anything is built: images (pulled if missing) and files. */
@@ -258,10 +260,14 @@ export class Labs {
     await mapLimit([...w.inside], 4, ([node, lines]) => applyBatch(lines, { netnsPath: netns(node) }));
   }
 
-  private async startNodes(plan: LabPlan, nodes: readonly NodePlan[], opts: LabRunOptions, warnings: string[]): Promise<void> {
+  /**
+   * `peersListed` (up, resume): every node was created before any started, so each running peer's hosts
+   * file already names it. A redeployed node has a new ID, which running peers' files must learn.
+   */
+  private async startNodes(plan: LabPlan, nodes: readonly NodePlan[], opts: LabRunOptions, warnings: string[], peersListed = true): Promise<void> {
     await mapLimit(nodes, opts.concurrency ?? 4, async (n) => {
       opts.onEvent?.({ node: n.name, step: "start" });
-      await this.ctx.containers.start(n.container, { peersListed: true });
+      await this.ctx.containers.start(n.container, { peersListed });
       for (const line of n.exec) {
         opts.onEvent?.({ node: n.name, step: "exec", message: line });
         const r = await this.execCapture(n.container, ["sh", "-c", line]);
@@ -287,82 +293,91 @@ export class Labs {
 
   /** Stop every node; their netns, links and management addresses stay for `resume`. */
   async down(name: string, opts: LabRunOptions = {}): Promise<LabView> {
-    const lab = this.store.get(name);
-    const errors = await settleLimit(lab.plan.nodes, 8, async (n) => {
-      opts.onEvent?.({ node: n.name, step: "stop" });
-      await this.ctx.containers.stop(n.container);
+    return withLauncher(async () => {
+      const lab = this.store.get(name);
+      const errors = await settleLimit(lab.plan.nodes, 8, async (n) => {
+        opts.onEvent?.({ node: n.name, step: "stop" });
+        await this.ctx.containers.stop(n.container);
+      });
+      this.throwFirst(errors, lab.plan.nodes, "stop");
+      this.store.update(name, { state: "down" });
+      return this.inspect(name);
     });
-    this.throwFirst(errors, lab.plan.nodes, "stop");
-    this.store.update(name, { state: "down" });
-    return this.inspect(name);
   }
 
   /** Start every node again, with its links; nodes whose netns is gone (a reboot) are rewired first. */
   async resume(name: string, opts: LabRunOptions = {}): Promise<LabView> {
-    const lab = this.store.get(name);
-    const plan = lab.plan;
-    const missing = new Set<string>();
-    for (const n of plan.nodes) {
-      const id = this.ctx.containers.store.resolve(n.container).id;
-      if (!(await netnsExists(this.ctx.runroot, id))) missing.add(n.name);
-    }
-    if (missing.size) {
-      if (!(await netnsExists(this.ctx.runroot, PARK(name)))) await createNetns(this.ctx.runroot, PARK(name));
-      await mapLimit([...missing], 4, async (n) => void (await this.ctx.containers.prepareNetns(plan.nodes.find((x) => x.name === n)!.container)));
-      // After a reboot every netns is gone, bridges included.
-      const bridgesGone = missing.size === plan.nodes.length;
-      await this.wire(plan, { createBridges: bridgesGone, only: missing }, opts);
-    }
-    const warnings: string[] = [];
-    const stopped: NodePlan[] = [];
-    for (const n of plan.nodes) {
-      const st = (await this.ctx.containers.inspect(n.container)).State.Status;
-      if (st !== "running" && st !== "paused") stopped.push(n);
-    }
-    await this.startNodes(plan, stopped, opts, warnings);
-    this.store.update(name, { state: "running" });
-    return { ...(await this.inspect(name)), warnings };
+    return withLauncher(async () => {
+      const lab = this.store.get(name);
+      const plan = lab.plan;
+      const missing = new Set<string>();
+      for (const n of plan.nodes) {
+        const id = this.ctx.containers.store.resolve(n.container).id;
+        if (!(await netnsExists(this.ctx.runroot, id))) missing.add(n.name);
+      }
+      if (missing.size) {
+        if (!(await netnsExists(this.ctx.runroot, PARK(name)))) await createNetns(this.ctx.runroot, PARK(name));
+        await mapLimit([...missing], 4, async (n) => void (await this.ctx.containers.prepareNetns(plan.nodes.find((x) => x.name === n)!.container)));
+        // After a reboot every netns is gone, bridges included.
+        const bridgesGone = missing.size === plan.nodes.length;
+        await this.wire(plan, { createBridges: bridgesGone, only: missing }, opts);
+      }
+      const warnings: string[] = [];
+      const stopped: NodePlan[] = [];
+      for (const n of plan.nodes) {
+        const st = (await this.ctx.containers.inspect(n.container)).State.Status;
+        if (st !== "running" && st !== "paused") stopped.push(n);
+      }
+      await this.startNodes(plan, stopped, opts, warnings);
+      this.store.update(name, { state: "running" });
+      return { ...(await this.inspect(name)), warnings };
+    });
   }
 
   /** Recreate nodes (all, or those named) with fresh files and their links; other nodes are not touched. */
   async redeploy(name: string, nodeNames: string[] = [], opts: LabRunOptions = {}): Promise<LabView> {
-    const lab = this.store.get(name);
-    const plan = lab.plan;
-    for (const n of nodeNames) if (!plan.nodes.some((x) => x.name === n)) throw notFound(`lab ${name} has no node "${n}"`);
-    const targets = nodeNames.length ? plan.nodes.filter((n) => nodeNames.includes(n.name)) : plan.nodes;
-    // Keep dynamically given management addresses: the other nodes' /etc/hosts and the ssh config name them.
-    const keep = new Map<string, { ipv4?: string; ipv6?: string }>();
-    for (const n of targets) {
-      const view = await this.nodeView(n);
-      keep.set(n.name, { ...(view.mgmtIpv4 ? { ipv4: view.mgmtIpv4 } : {}), ...(view.mgmtIpv6 ? { ipv6: view.mgmtIpv6 } : {}) });
-    }
-    const park = netnsPath(this.ctx.runroot, PARK(name));
-    if (!(await netnsExists(this.ctx.runroot, PARK(name)))) await createNetns(this.ctx.runroot, PARK(name));
-    await mapLimit(targets, 4, async (n) => {
-      opts.onEvent?.({ node: n.name, step: "remove" });
-      // Its data interfaces wait in the parking netns: the far ends, in nodes not redeployed, keep their
-      // addresses and state, which deleting the pairs would lose.
-      const id = this.containerId(n.container);
-      if (id && (await netnsExists(this.ctx.runroot, id))) await applyBatch(planStash(name, n, park), { netnsPath: netnsPath(this.ctx.runroot, id), tolerateMissing: true });
-      await this.ctx.containers.remove(n.container, { force: true }).catch((e) => {
-        if (!(e instanceof BerthError) || e.code !== "NOT_FOUND") throw e;
+    return withLauncher(async () => {
+      const lab = this.store.get(name);
+      const plan = lab.plan;
+      for (const n of nodeNames) if (!plan.nodes.some((x) => x.name === n)) throw notFound(`lab ${name} has no node "${n}"`);
+      const targets = nodeNames.length ? plan.nodes.filter((n) => nodeNames.includes(n.name)) : plan.nodes;
+      // Keep dynamically given management addresses: the other nodes' /etc/hosts and the ssh config name them.
+      const keep = new Map<string, { ipv4?: string; ipv6?: string }>();
+      for (const n of targets) {
+        const view = await this.nodeView(n);
+        keep.set(n.name, { ...(view.mgmtIpv4 ? { ipv4: view.mgmtIpv4 } : {}), ...(view.mgmtIpv6 ? { ipv6: view.mgmtIpv6 } : {}) });
+      }
+      const park = netnsPath(this.ctx.runroot, PARK(name));
+      if (!(await netnsExists(this.ctx.runroot, PARK(name)))) await createNetns(this.ctx.runroot, PARK(name));
+      await mapLimit(targets, 4, async (n) => {
+        opts.onEvent?.({ node: n.name, step: "remove" });
+        // Its data interfaces wait in the parking netns: the far ends, in nodes not redeployed, keep their
+        // addresses and state, which deleting the pairs would lose.
+        const id = this.containerId(n.container);
+        if (id && (await netnsExists(this.ctx.runroot, id))) await applyBatch(planStash(name, n, park), { netnsPath: netnsPath(this.ctx.runroot, id), tolerateMissing: true });
+        await this.ctx.containers.remove(n.container, { force: true }).catch((e) => {
+          if (!(e instanceof BerthError) || e.code !== "NOT_FOUND") throw e;
+        });
+        await rm(join(this.dir(name), "files", n.name), { recursive: true, force: true });
       });
-      await rm(join(this.dir(name), "files", n.name), { recursive: true, force: true });
+      await mapLimit(targets, 8, async (n) => void (await this.createNode(plan, n, opts, keep.get(n.name))));
+      await mapLimit(targets, 4, async (n) => void (await this.ctx.containers.prepareNetns(n.container)));
+      const waiting = new Set(await linkNames(park));
+      const stashed = new Set(targets.flatMap((n) => n.interfaces.filter((i) => waiting.has(stashName(name, n.name, i.name))).map((i) => `${n.name}/${i.name}`)));
+      await this.wire(plan, { createBridges: false, only: new Set(targets.map((n) => n.name)), stashed }, opts);
+      const warnings: string[] = [];
+      // A lab that is down gets its hosts files afresh at resume, as every node starts.
+      if (lab.state !== "down") await this.startNodes(plan, targets, opts, warnings, false);
+      return { ...(await this.inspect(name)), warnings };
     });
-    await mapLimit(targets, 8, async (n) => void (await this.createNode(plan, n, opts, keep.get(n.name))));
-    await mapLimit(targets, 4, async (n) => void (await this.ctx.containers.prepareNetns(n.container)));
-    const waiting = new Set(await linkNames(park));
-    const stashed = new Set(targets.flatMap((n) => n.interfaces.filter((i) => waiting.has(stashName(name, n.name, i.name))).map((i) => `${n.name}/${i.name}`)));
-    await this.wire(plan, { createBridges: false, only: new Set(targets.map((n) => n.name)), stashed }, opts);
-    const warnings: string[] = [];
-    if (lab.state !== "down") await this.startNodes(plan, targets, opts, warnings);
-    return { ...(await this.inspect(name)), warnings };
   }
 
   /** Remove the lab: nodes, links, bridges, netns, management network, files and state. */
   async destroy(name: string, opts: LabRunOptions = {}): Promise<void> {
-    this.store.get(name);
-    await this.teardown(name, opts);
+    return withLauncher(async () => {
+      this.store.get(name);
+      await this.teardown(name, opts);
+    });
   }
 
   /** destroy and rollback: every step runs even when an earlier one fails; the row goes last. */

@@ -352,7 +352,7 @@ export class NetworkStore {
 
   attachment(containerId: string, networkId: string): AttachmentRecord | undefined {
     const row = this.db.prepare(`${ATTACHMENT_SELECT} WHERE cn.container_id = ? AND cn.network_id = ?`).get(containerId, networkId) as AttachmentRow | undefined;
-    return row && this.toAttachment(row);
+    return row && this.toAttachment(row, this.get(row.network_id));
   }
 
   /** A container's networks in connect order. */
@@ -364,7 +364,14 @@ export class NetworkStore {
   /** A network's containers (for hosts files and `network inspect`), in connect order. */
   members(networkId: string): AttachmentRecord[] {
     const rows = this.db.prepare(`${ATTACHMENT_SELECT} WHERE cn.network_id = ? ORDER BY cn.rowid`).all(networkId) as AttachmentRow[];
-    return this.toAttachments(rows);
+    const net = this.get(networkId);
+    if (!net) return rows.map((r) => this.toAttachment(r, undefined));
+    // One query for every member's addresses: a lab's hosts files list all of its nodes, at each start.
+    const all = this.db.prepare("SELECT container_id, address, family FROM network_addresses WHERE network_id = ? ORDER BY family").all(networkId) as AddressRow[];
+    const byContainer = new Map<string, AddressRow[]>();
+    for (const a of all) byContainer.set(a.container_id, [...(byContainer.get(a.container_id) ?? []), a]);
+    const subnets = subnetsOf(net);
+    return rows.map((r) => this.toAttachment(r, undefined, addressRecords(byContainer.get(r.container_id) ?? [], subnets)));
   }
 
   /** Number of containers attached to a network (prune keeps networks with any). */
@@ -470,16 +477,8 @@ export class NetworkStore {
   }
 
   private addressesOf(net: NetworkRecord, containerId: string): AddressRecord[] {
-    const rows = this.db.prepare("SELECT address, family FROM network_addresses WHERE network_id = ? AND container_id = ? ORDER BY family").all(net.id, containerId) as {
-      address: string;
-      family: Family;
-    }[];
-    const subnets = net.subnets.map((s) => ({ cidr: parseCidr(s.subnet), gateway: s.gateway }));
-    return rows.map((r) => {
-      const a = parseIp(r.address);
-      const s = subnets.find((x) => contains(x.cidr, a));
-      return { family: r.family, address: r.address, prefix: s?.cidr.prefix ?? (r.family === 4 ? 32 : 128), gateway: s?.gateway ?? "" };
-    });
+    const rows = this.db.prepare("SELECT container_id, address, family FROM network_addresses WHERE network_id = ? AND container_id = ? ORDER BY family").all(net.id, containerId) as AddressRow[];
+    return addressRecords(rows, subnetsOf(net));
   }
 
   private toAttachments(rows: AttachmentRow[]): AttachmentRecord[] {
@@ -490,7 +489,8 @@ export class NetworkStore {
     });
   }
 
-  private toAttachment(r: AttachmentRow, net = this.get(r.network_id)): AttachmentRecord {
+  /** `addresses` when the caller has them already; otherwise they are read for `net`. */
+  private toAttachment(r: AttachmentRow, net: NetworkRecord | undefined, addresses?: AddressRecord[]): AttachmentRecord {
     return {
       containerId: r.container_id,
       containerName: r.container_name,
@@ -500,9 +500,29 @@ export class NetworkStore {
       mac: r.mac,
       aliases: JSON.parse(r.aliases) as string[],
       position: r.position,
-      addresses: net ? this.addressesOf(net, r.container_id) : [],
+      addresses: addresses ?? (net ? this.addressesOf(net, r.container_id) : []),
     };
   }
+}
+
+interface AddressRow {
+  container_id: string;
+  address: string;
+  family: Family;
+}
+
+type ParsedSubnet = { cidr: ReturnType<typeof parseCidr>; gateway: string };
+
+function subnetsOf(net: NetworkRecord): ParsedSubnet[] {
+  return net.subnets.map((s) => ({ cidr: parseCidr(s.subnet), gateway: s.gateway }));
+}
+
+function addressRecords(rows: readonly AddressRow[], subnets: readonly ParsedSubnet[]): AddressRecord[] {
+  return rows.map((r) => {
+    const a = parseIp(r.address);
+    const s = subnets.find((x) => contains(x.cidr, a));
+    return { family: r.family, address: r.address, prefix: s?.cidr.prefix ?? (r.family === 4 ? 32 : 128), gateway: s?.gateway ?? "" };
+  });
 }
 
 const ATTACHMENT_SELECT = `SELECT cn.container_id, c.name AS container_name, cn.network_id, n.name AS network_name, cn.interface, cn.mac, cn.aliases, cn.position

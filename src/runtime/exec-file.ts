@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { Launcher } from "./launcher.js";
 
 export interface RunResult {
   code: number;
@@ -6,8 +7,29 @@ export interface RunResult {
   stderr: string;
 }
 
+let launcher: Launcher | undefined;
+let launcherUsers = 0;
+
+/**
+ * Run `fn` with run()'s helpers started by a launcher shell (launcher.ts says why): for bulk work such as
+ * a lab deploy. Nested and concurrent calls share one shell, which ends with the last of them.
+ */
+export async function withLauncher<T>(fn: () => Promise<T>): Promise<T> {
+  if (launcherUsers++ === 0 && !process.env.BERTH_NO_LAUNCHER) launcher = new Launcher();
+  try {
+    return await fn();
+  } finally {
+    if (--launcherUsers === 0) {
+      const l = launcher;
+      launcher = undefined;
+      await l?.close();
+    }
+  }
+}
+
 /** Run a helper binary to completion, capturing output. Never throws for a non-zero exit. */
 export function run(cmd: string, args: string[], opts: { input?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  if (launcher && opts.cwd === undefined && opts.env === undefined && launcher.accepts(cmd, args)) return launcher.run(cmd, args, opts.input);
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];

@@ -23,7 +23,23 @@ export function openDb(root: string): Db {
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
   migrate(db);
+  cacheStatements(db);
   return db;
+}
+
+/**
+ * Compile each SQL text once per connection: a 200-node lab runs the same few queries thousands of times,
+ * and compiling them again each time cost more than running them. Safe because no caller changes a
+ * statement's modes (pluck, raw, expand) or iterates one while another use of it runs.
+ */
+function cacheStatements(db: Db): void {
+  const compile = db.prepare.bind(db);
+  const cache = new Map<string, Database.Statement>();
+  db.prepare = ((sql: string) => {
+    let st = cache.get(sql);
+    if (!st) cache.set(sql, (st = compile(sql)));
+    return st;
+  }) as Db["prepare"];
 }
 
 export function schemaVersion(db: Db): number {

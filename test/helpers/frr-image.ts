@@ -17,8 +17,8 @@ import { join } from "node:path";
 /** Bump when the build steps change in a way the hashed inputs below do not show (trimming, tar flags). */
 const RECIPE_VERSION = 1;
 
-/** Beyond minbase: FRR itself and the tools a lab test uses to look at a router. */
-export const FRR_PACKAGES: readonly string[] = ["frr", "iproute2", "iputils-ping", "procps"];
+/** Beyond minbase: FRR itself, the tools a lab test uses to look at a router, and sshd for `berth lab ssh`. */
+export const FRR_PACKAGES: readonly string[] = ["frr", "iproute2", "iputils-ping", "procps", "openssh-server"];
 
 export const FRR_NODE = "/usr/local/sbin/frr-node";
 /** The image's CMD. */
@@ -258,6 +258,9 @@ async function trimRootfs(rootfs: string): Promise<void> {
   for (const rel of ["var/cache/debconf", "var/lib/dpkg"]) for (const p of await rootfsChildren(rootfs, rel)) if (p.endsWith("-old")) await fsp.rm(p);
   // debootstrap copies the build host's hostname and resolver; the runtime provides both to containers.
   for (const rel of ["etc/hostname", "etc/resolv.conf"]) await fsp.rm(join(rootfs, rel), { force: true });
+  // Host keys made by openssh-server's postinst would be shared by every container of the image: a
+  // node makes its own (ssh-keygen -A) before it starts sshd.
+  for (const p of await rootfsChildren(rootfs, "etc/ssh")) if (/\/ssh_host_/.test(p)) await fsp.rm(p, { force: true });
 }
 
 /** uid and gid of a user in the rootfs (ids in the image, not the host's). */

@@ -185,6 +185,10 @@ describe("labs: busybox topologies", () => {
     assert.equal(node(after, "r2").mgmtIpv4, node(before, "r2").mgmtIpv4, "r2 keeps its management address");
     assert.equal(node(after, "r3").id, node(before, "r3").id);
     assert.equal(sb.inspectF(node(after, "r3").id!, "{{.State.StartedAt}}"), r3Started, "r3 was not restarted");
+    // r3 kept running, and its hosts file now names r2 by its new short ID, not the old one.
+    const hosts = sb.ok(["lab", "exec", lab, "r3", "cat", "/etc/hosts"]);
+    assert.match(hosts, new RegExp(`^${node(after, "r2").mgmtIpv4!.replace(/\\./g, "\\\\.")}\\s.*\\b${node(after, "r2").id!.slice(0, 12)}\\b`, "m"), hosts);
+    assert.doesNotMatch(hosts, new RegExp(node(before, "r2").id!.slice(0, 12)), hosts);
     pingOk("r1", "10.0.12.2");
     pingOk("r3", "10.0.23.1");
     pingOk("r2", "10.9.0.1");

@@ -2,9 +2,11 @@
  * A real routing lab: three FRR routers (Debian's frr, image built by debootstrap and cached outside the
  * repo) in a triangle, configured only by startup configs injected at deploy. OSPF must bring every
  * adjacency to Full and every router must learn the others' loopbacks; after a redeploy of one router,
- * the lab converges again.
+ * the lab converges again. r1 also runs the image's sshd with an injected authorized key, for a real
+ * `berth lab ssh`.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -50,12 +52,17 @@ describe("labs: an OSPF triangle of FRR routers", () => {
       r3: [{ ifname: "eth1", address: "10.0.23.2/30" }, { ifname: "eth2", address: "10.0.31.1/30" }],
     };
     for (const [r, l] of Object.entries(links)) writeFileSync(join(dir, `${r}.conf`), frrConf(r, Number(r.slice(1)), l));
+    const keygen = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "berth-test", "-f", join(dir, "id")], { encoding: "utf8" });
+    assert.equal(keygen.status, 0, keygen.stderr);
     writeFileSync(
       join(dir, "lab.yaml"),
       `name: ${lab}
 defaults: {model: frr, image: "frr:test"}
 nodes:
-  r1: {startup-config: r1.conf}
+  r1:
+    startup-config: r1.conf
+    files: [{source: id.pub, destination: /root/.ssh/authorized_keys, mode: "0600"}]
+    exec: ["ssh-keygen -A", "mkdir -p /run/sshd", "/usr/sbin/sshd"]
   r2: {startup-config: r2.conf}
   r3: {startup-config: r3.conf}
 links:
@@ -110,6 +117,17 @@ links:
     for (const n of ["r1", "r2", "r3"]) await learnsLoopbacks(n);
     const ping = sb.run(["lab", "exec", lab, "r1", "ping", "-c", "1", "-W", "3", "-I", "10.255.0.1", "10.255.0.3"]);
     assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+  });
+
+  it("lab ssh logs in to a router's sshd at its management address", T, () => {
+    const r = sb.run(["lab", "ssh", "-i", join(dir, "id"), lab, "r1", "--", "uname", "-n"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "r1");
+    // The remote command's exit code comes back as berth's.
+    assert.equal(sb.run(["lab", "ssh", "-i", join(dir, "id"), lab, "r1", "--", "exit", "7"]).code, 7);
+    const bad = sb.run(["lab", "ssh", "-i", join(dir, "nokey"), lab, "r1", "--", "true"]);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /identity file .*nokey does not exist/);
   });
 
   it("converges again after one router is redeployed", T, async () => {

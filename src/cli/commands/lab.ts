@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { Option, type Command } from "commander";
-import { invalid, unavailable } from "../../core/errors.js";
+import { invalid, notFound, unavailable } from "../../core/errors.js";
 import type { LabEvent, Labs, LabView } from "../../engine/labs.js";
 import { engineFor } from "../context.js";
 import { table } from "../format.js";
@@ -117,15 +117,21 @@ export function register(group: Command, want: (name: string) => boolean = () =>
 
   if (want("ssh"))
     group
-      .command("ssh <lab> <node> [args...]")
-      .description("ssh to a node's management address with the lab's ssh config")
+      .command("ssh <lab> <node> [command...]")
+      .description("ssh to a node's management address with the lab's ssh config (berth lab ssh LAB NODE [-- CMD])")
+      .option("-i, --identity <file>", "private key to log in with (only this one is offered)")
+      .option("-l, --login <user>", "user to log in as (default root)")
       .passThroughOptions()
-      .action(async (name: string, node: string, args: string[], _o: unknown, cmd: Command) => {
+      .action(async (name: string, node: string, args: string[], o: { identity?: string; login?: string }, cmd: Command) => {
         const { labs } = await engineFor(cmd);
         labs.nodeOf(name, node);
         const config = labs.sshConfigPath(name);
         if (!existsSync(config)) throw invalid(`lab ${name} has no ssh config yet (is it deployed?)`);
-        const child = spawn("ssh", ["-F", config, node, ...args], { stdio: "inherit" });
+        if (o.identity && !existsSync(o.identity)) throw notFound(`identity file ${o.identity} does not exist`);
+        const id = o.identity ? ["-i", o.identity, "-o", "IdentitiesOnly=yes"] : [];
+        const login = o.login ? ["-l", o.login] : [];
+        // "--" ends ssh's own options too: what follows the node is the remote command.
+        const child = spawn("ssh", ["-F", config, ...id, ...login, node, ...(args[0] === "--" ? args.slice(1) : args)], { stdio: "inherit" });
         process.exitCode = await new Promise<number>((res, rej) => {
           child.on("error", (e) => rej(unavailable(`cannot run ssh: ${e.message} (install openssh-client)`)));
           child.on("exit", (code, sig) => res(code ?? (sig ? 128 : 1)));
