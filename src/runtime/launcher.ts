@@ -11,14 +11,27 @@
  * BERTH_NO_LAUNCHER=1 turns it off (to compare, or should a host's /bin/sh misbehave).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pidAlive } from "../store/leases.js";
 import type { RunResult } from "./exec-file.js";
 
 // The shell reaps each background job as it reads the next line, so none is left a zombie.
 const LOOP = 'while IFS= read -r line; do eval "$line"; done';
+
+const PREFIX = "berth-launch-";
+
+/** Job dirs of berth processes that died before closing their launcher (named after their PID). */
+function removeOrphans(base: string): void {
+  for (const name of readdirSync(base)) {
+    if (!name.startsWith(PREFIX)) continue;
+    const pid = Number(name.slice(PREFIX.length).split("-")[0]);
+    if (!pid || pidAlive(pid)) continue;
+    rmSync(join(base, name), { recursive: true, force: true });
+  }
+}
 
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -33,7 +46,9 @@ export class Launcher {
   constructor() {
     // Job files on tmpfs: on a disk filesystem, creating and deleting thousands of small files costs
     // more kernel time (inode allocation) than the forks this saves.
-    this.dir = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "berth-launch-"));
+    const base = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+    removeOrphans(base);
+    this.dir = mkdtempSync(join(base, `${PREFIX}${process.pid}-`));
     this.sh = spawn("/bin/sh", ["-c", LOOP], { stdio: ["pipe", "pipe", "ignore"] });
     this.sh.stdout!.setEncoding("utf8").on("data", (d: string) => this.onOutput(d));
     this.sh.on("error", (e) => this.fail(e));

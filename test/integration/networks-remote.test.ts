@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer as httpServer, get } from "node:http";
 import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
@@ -87,7 +87,14 @@ describe("networks: published ports from another host", () => {
     return r.code === 0 ? r.stdout : undefined;
   };
 
+  // Traffic from another host to a published port is forwarded, and berth leaves the host-wide switch as it
+  // finds it: the test turns IPv4 forwarding on for its duration, as the host's administrator would.
+  const FORWARD = "/proc/sys/net/ipv4/ip_forward";
+  let forwardBefore = "";
+
   before(async () => {
+    forwardBefore = readFileSync(FORWARD, "utf8").trim();
+    if (forwardBefore !== "1") writeFileSync(FORWARD, "1");
     sb = await ContainerSandbox.create();
     sb.ok(["network", "create", "--subnet", `${netPrefix}.0/24`, net]);
     bridge = JSON.parse(sb.ok(["network", "inspect", net]))[0].Options.bridge;
@@ -96,6 +103,7 @@ describe("networks: published ports from another host", () => {
   });
 
   after(async () => {
+    if (forwardBefore && forwardBefore !== "1") writeFileSync(FORWARD, forwardBefore);
     remote?.remove();
     rogue?.remove();
     await sb?.cleanupAsync();

@@ -3,7 +3,7 @@
  * for any argument a shell could misread, with input, concurrent jobs and missing binaries.
  */
 import assert from "node:assert/strict";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { describe, it } from "node:test";
 import { run, withLauncher } from "../../src/runtime/exec-file.js";
 import { Launcher } from "../../src/runtime/launcher.js";
@@ -45,6 +45,19 @@ describe("launcher: run() through a shell", () => {
       assert.equal(l.accepts("echo", ["a b"]), true);
     } finally {
       await l.close();
+    }
+  });
+
+  it("removes the job dirs of dead berth processes, not of live ones", async () => {
+    const dead = mkdtempSync("/dev/shm/berth-launch-999999999-");
+    const live = mkdtempSync(`/dev/shm/berth-launch-${process.ppid}-`);
+    const l = new Launcher();
+    try {
+      assert.equal(existsSync(dead), false);
+      assert.equal(existsSync(live), true);
+    } finally {
+      await l.close();
+      rmSync(live, { recursive: true, force: true });
     }
   });
 
