@@ -28,6 +28,13 @@ import {
 /** Nodes started at once: berth's default for `lab up`, and the podman side's bound. */
 const PAR = 4;
 
+/**
+ * Pause before each tool's run. The kernel frees a removed lab's netns and veths in the background for
+ * seconds after `destroy` or `rm` has returned: without a pause that work lands on whichever tool runs next.
+ */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_S ?? 20) * 1000;
+const settle = () => new Promise((r) => setTimeout(r, SETTLE_MS));
+
 interface Timed {
   ms: number;
   rssKiB: number;
@@ -252,12 +259,14 @@ export async function benchLabs(work: string): Promise<string[]> {
     cleanups.push(() => podmanCleanup(p));
     podmanLoad(p, fx);
     for (const n of sizes) {
+      await settle();
       const loadBefore = loadLine();
       log(`labs: ring of ${n}, berth`);
       const br = await berthRing(b, dir, n, tag);
       log(`labs: ring of ${n}, berth up ${s(br.upMs)} s, destroy ${s(br.downMs)} s; podman + ip`);
       let pr: Result | string;
       try {
+        await settle();
         pr = await podmanRing(p, dir, n, tag, podNet);
         log(`labs: ring of ${n}, podman up ${s(pr.upMs)} s, rm ${s(pr.downMs)} s`);
       } catch (e) {
@@ -267,7 +276,7 @@ export async function benchLabs(work: string): Promise<string[]> {
       results.push({ n, berth: br, podman: pr, loadBefore, loadAfter: loadLine() });
     }
 
-    lines.push(`ring labs: N busybox nodes (sleep 3600), N point-to-point links n_i:eth1 <-> n_i+1:eth2 (MTU 9500), a management network; one run each, berth first`);
+    lines.push(`ring labs: N busybox nodes (sleep 3600), N point-to-point links n_i:eth1 <-> n_i+1:eth2 (MTU 9500), a management network; one run each, berth first, ${SETTLE_MS / 1000} s pause before each`);
     lines.push(
       "| nodes | berth up (s) | podman+ip up (s) | up berth/podman | berth destroy (s) | podman rm -f (s) | destroy berth/podman | berth peak RSS up / destroy (MiB) | podman peak RSS up / rm (MiB) |",
       "|---|---|---|---|---|---|---|---|---|",

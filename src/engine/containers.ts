@@ -339,6 +339,19 @@ export class Containers implements ContainersApi {
    * Make a keepNetns container's netns now, before it starts, with its network interfaces: a lab wires
    * its data links into it first, so the node's OS finds them at boot. Returns the netns path.
    */
+  /**
+   * prepareNetns for many containers (a lab deploy), returned as ip-batch lines for the caller to apply with
+   * its own (networks.planSetUpMany): the host side of all, and the lines inside each, by container ref.
+   */
+  async planNetnsMany(refs: readonly string[]): Promise<{ host: string[]; inside: Map<string, string[]> }> {
+    const recs = refs.map((r) => this.store.resolve(r));
+    for (const rec of recs) if (!rec.options.keepNetns) throw precondition(`container ${rec.name} does not keep its network namespace`);
+    const plan = await this.networks.planSetUpMany(recs);
+    const inside = new Map<string, string[]>();
+    recs.forEach((rec, i) => inside.set(refs[i]!, plan.inside.get(rec.id) ?? []));
+    return { host: plan.host, inside };
+  }
+
   async prepareNetns(ref: string): Promise<string> {
     const rec = this.store.resolve(ref);
     if (!rec.options.keepNetns) throw precondition(`container ${rec.name} does not keep its network namespace`);

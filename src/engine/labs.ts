@@ -127,8 +127,11 @@ export class Labs {
         const deployed = await this.createMgmt(plan);
         await mapLimit(deployed.nodes, 8, async (n) => void (await this.createNode(deployed, n, opts)));
         await createNetns(this.ctx.runroot, PARK(plan.name));
-        await mapLimit(deployed.nodes, opts.concurrency ?? 4, async (n) => void (await this.ctx.containers.prepareNetns(n.container)));
-        await this.wire(deployed, { createBridges: true }, opts);
+        // Every node's netns with its management interface, applied with the data links: one helper makes
+        // all the netns, one host batch holds every host-side line, and each node gets one batch inside.
+        const mgmt = await this.ctx.containers.planNetnsMany(deployed.nodes.map((n) => n.container));
+        const inside = new Map(deployed.nodes.map((n) => [n.name, mgmt.inside.get(n.container) ?? []]));
+        await this.wire(deployed, { createBridges: true, first: { host: mgmt.host, inside } }, opts);
         await this.startNodes(deployed, deployed.nodes, opts, warnings);
         this.store.update(plan.name, { state: "running" });
         const view = await this.inspect(plan.name);
@@ -250,14 +253,25 @@ export class Labs {
   }
 
   /** All data links (or those of `only`): one host batch, then a short batch in each node that has peer ends to bring up. */
-  private async wire(plan: LabPlan, how: { createBridges: boolean; only?: ReadonlySet<string>; stashed?: ReadonlySet<string> }, opts: LabRunOptions): Promise<void> {
+  /**
+   * All data links (or those of `only`): one host batch, then a short batch in each node that has peer ends
+   * to bring up. `first`: lines that go ahead of the links' own, in the same batches (the nodes' management
+   * interfaces, at deploy), by node name.
+   */
+  private async wire(
+    plan: LabPlan,
+    how: { createBridges: boolean; only?: ReadonlySet<string>; stashed?: ReadonlySet<string>; first?: { host: string[]; inside: Map<string, string[]> } },
+    opts: LabRunOptions,
+  ): Promise<void> {
     opts.onEvent?.({ step: "wire", message: `${plan.links.length} links, ${plan.bridges.length} bridges` });
     const netns = this.nodeNetns(plan);
     const park = netnsPath(this.ctx.runroot, PARK(plan.name));
     const w = planWiring({ plan, netns, park, createBridges: how.createBridges, ...(how.only ? { only: how.only } : {}), ...(how.stashed ? { stashed: how.stashed } : {}) });
+    const inside = new Map(how.first?.inside ?? []);
+    for (const [node, lines] of w.inside) inside.set(node, [...(inside.get(node) ?? []), ...lines]);
     await applyBatch(w.park, { netnsPath: park });
-    await applyBatch(w.host);
-    await mapLimit([...w.inside], 4, ([node, lines]) => applyBatch(lines, { netnsPath: netns(node) }));
+    await applyBatch([...(how.first?.host ?? []), ...w.host]);
+    await mapLimit([...inside].filter(([, lines]) => lines.length), 4, ([node, lines]) => applyBatch(lines, { netnsPath: netns(node) }));
   }
 
   /**

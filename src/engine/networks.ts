@@ -5,8 +5,8 @@ import { addressesFromJson, routesFromJson, type TakenRange } from "../core/net/
 import type { PortMapping } from "../core/spec/types.js";
 import type { ContainerRecord, ContainerStore } from "../container/store.js";
 import { applySysctls, attach, detach, ensureBridge, linkKind, removeBridge, requireKernel } from "../network/apply.js";
-import type { AttachSpec, InterfaceSpec, MacvlanInterface, MacvlanMode } from "../network/link-plan.js";
-import { createNetns, deleteNetns, netnsExists, netnsPath } from "../network/netns.js";
+import { planAttach, type AttachSpec, type InterfaceSpec, type MacvlanInterface, type MacvlanMode } from "../network/link-plan.js";
+import { createNetns, createNetnsMany, deleteNetns, netnsExists, netnsPath } from "../network/netns.js";
 import { applyNft, deleteNftTable, localnetSysctls, renderNftScript, type NftNetwork, type PortMapping as NftPort } from "../network/nft.js";
 import { NetworkStore, type AttachmentRecord, type NetworkRecord } from "../network/store.js";
 import { run } from "../runtime/exec-file.js";
@@ -238,6 +238,32 @@ export class Networks implements NetworksApi {
       throw e;
     }
     return path;
+  }
+
+  /**
+   * setUp for many containers at once (a lab deploy), as data to apply with the caller's own lines: their
+   * netns are made by one helper, and what is left comes back as ip-batch lines, every container's host
+   * side in one list and the inside lines per container ID. Containers with no network, or whose kept
+   * netns exists, are skipped. Nothing is rolled back here: removing the containers removes their netns.
+   */
+  async planSetUpMany(recs: readonly ContainerRecord[]): Promise<{ host: string[]; inside: Map<string, string[]> }> {
+    const todo: { rec: ContainerRecord; attachments: AttachmentRecord[] }[] = [];
+    for (const rec of recs) {
+      const attachments = this.store.attachments(rec.id);
+      if (!attachments.length || (rec.options.keepNetns && (await netnsExists(this.ctx.runroot, rec.id)))) continue;
+      if (attachments.some((a) => this.store.get(a.networkId)?.driver !== "bridge")) throw invalid(`container ${rec.name}: only bridge networks can be prepared in bulk`);
+      await deleteNetns(this.ctx.runroot, rec.id).catch(() => undefined);
+      todo.push({ rec, attachments });
+    }
+    const paths = await createNetnsMany(this.ctx.runroot, todo.map((t) => t.rec.id));
+    const host: string[] = [];
+    const inside = new Map<string, string[]>();
+    todo.forEach(({ rec, attachments }, i) => {
+      const plan = planAttach({ netnsPath: paths[i]!, key: rec.id, interfaces: attachments.map((a, k) => this.interfaceOf(a, this.store.get(a.networkId)!, k === 0)) });
+      host.push(...plan.host);
+      inside.set(rec.id, plan.netns);
+    });
+    return { host, inside };
   }
 
   /** After the container stopped: its host-side links and its netns. Idempotent. */
