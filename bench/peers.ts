@@ -414,12 +414,13 @@ const GLOBAL_PATHS = [
   "/etc/docker/key.json", // dockerd 20.10's trust key, unless deprecated-key-path says otherwise
   "/var/lib/docker",
   "/var/lib/containers/storage",
+  "/dev/shm/libpod_lock", // podman's shared-memory locks, made on first use whatever --root or --tmpdir say
 ];
 /**
- * Rootful netavark keeps its IPAM db (and aardvark-dns's config) here whatever podman is told: a db the
- * bench created is the bench's, and goes with the dir.
+ * Rootful netavark keeps its IPAM db (and aardvark-dns's config) here whatever podman is told, and podman
+ * its lock file in /dev/shm: made by the bench, they are the bench's, and go with it.
  */
-const OWNED_WHEN_NEW = new Set(["/run/containers/networks"]);
+const OWNED_WHEN_NEW = new Set(["/run/containers/networks", "/dev/shm/libpod_lock"]);
 
 export interface HostState {
   mounts: Set<string>;
