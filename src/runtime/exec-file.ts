@@ -15,7 +15,14 @@ let launcherUsers = 0;
  * a lab deploy. Nested and concurrent calls share one shell, which ends with the last of them.
  */
 export async function withLauncher<T>(fn: () => Promise<T>): Promise<T> {
-  if (launcherUsers++ === 0 && !process.env.BERTH_NO_LAUNCHER) launcher = new Launcher();
+  if (launcherUsers++ === 0 && !process.env.BERTH_NO_LAUNCHER) {
+    try {
+      launcher = new Launcher();
+    } catch {
+      // No place for its job files (no writable /dev/shm or tmpdir): helpers are spawned directly.
+      launcher = undefined;
+    }
+  }
   try {
     return await fn();
   } finally {
