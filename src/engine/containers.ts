@@ -336,12 +336,10 @@ export class Containers implements ContainersApi {
   }
 
   /**
-   * Make a keepNetns container's netns now, before it starts, with its network interfaces: a lab wires
-   * its data links into it first, so the node's OS finds them at boot. Returns the netns path.
-   */
-  /**
-   * prepareNetns for many containers (a lab deploy), returned as ip-batch lines for the caller to apply with
-   * its own (networks.planSetUpMany): the host side of all, and the lines inside each, by container ref.
+   * Make keepNetns containers' netns now, before they start, with their network interfaces: a lab wires its
+   * data links into them first, so each node's OS finds them at boot. The netns are made here; the
+   * interfaces come back as ip-batch lines for the caller to apply with its own (networks.planSetUpMany):
+   * the host side of all, and the lines inside each, by container ref.
    */
   async planNetnsMany(refs: readonly string[]): Promise<{ host: string[]; inside: Map<string, string[]> }> {
     const recs = refs.map((r) => this.store.resolve(r));
@@ -350,14 +348,6 @@ export class Containers implements ContainersApi {
     const inside = new Map<string, string[]>();
     recs.forEach((rec, i) => inside.set(refs[i]!, plan.inside.get(rec.id) ?? []));
     return { host: plan.host, inside };
-  }
-
-  async prepareNetns(ref: string): Promise<string> {
-    const rec = this.store.resolve(ref);
-    if (!rec.options.keepNetns) throw precondition(`container ${rec.name} does not keep its network namespace`);
-    const path = await this.networks.setUp(rec);
-    if (!path) throw precondition(`container ${rec.name} has no network to prepare`);
-    return path;
   }
 
   /** -p mappings, plus every EXPOSEd port of the image on a free host port with -P. */
@@ -714,7 +704,8 @@ export class Containers implements ContainersApi {
     // A container with its own PID namespace dies with its init, so SIGKILL to the init does what
     // `runtime kill --all` does. A frozen cgroup holds even SIGKILL until thawed: paused containers go
     // through the runtime.
-    if (!(rec.options.pid !== "host" && this.signalInit(rec, "SIGKILL"))) {
+    const direct = rec.options.pid !== "host" && this.signalInit(rec, "SIGKILL");
+    if (!direct) {
       await runtime.kill(rec.id, 9, true).catch(() => undefined);
       if (rec.state === "paused") await runtime.resume(rec.id).catch(() => undefined);
     }

@@ -127,11 +127,7 @@ export class Labs {
         const deployed = await this.createMgmt(plan);
         await mapLimit(deployed.nodes, 8, async (n) => void (await this.createNode(deployed, n, opts)));
         await createNetns(this.ctx.runroot, PARK(plan.name));
-        // Every node's netns with its management interface, applied with the data links: one helper makes
-        // all the netns, one host batch holds every host-side line, and each node gets one batch inside.
-        const mgmt = await this.ctx.containers.planNetnsMany(deployed.nodes.map((n) => n.container));
-        const inside = new Map(deployed.nodes.map((n) => [n.name, mgmt.inside.get(n.container) ?? []]));
-        await this.wire(deployed, { createBridges: true, first: { host: mgmt.host, inside } }, opts);
+        await this.wire(deployed, deployed.nodes, { createBridges: true }, opts);
         await this.startNodes(deployed, deployed.nodes, opts, warnings);
         this.store.update(plan.name, { state: "running" });
         const view = await this.inspect(plan.name);
@@ -252,25 +248,22 @@ export class Labs {
     return (node) => netnsPath(this.ctx.runroot, ids.get(node)!);
   }
 
-  /** All data links (or those of `only`): one host batch, then a short batch in each node that has peer ends to bring up. */
   /**
-   * All data links (or those of `only`): one host batch, then a short batch in each node that has peer ends
-   * to bring up. `first`: lines that go ahead of the links' own, in the same batches (the nodes' management
-   * interfaces, at deploy), by node name.
+   * Make the netns of `nodes` (those that lack one), with their management interfaces, and wire the data
+   * links touching them (all links when `nodes` is the whole lab). One helper makes every netns, one host
+   * batch holds every host-side line, and each node gets one batch inside (its eth0 and its link ends).
    */
-  private async wire(
-    plan: LabPlan,
-    how: { createBridges: boolean; only?: ReadonlySet<string>; stashed?: ReadonlySet<string>; first?: { host: string[]; inside: Map<string, string[]> } },
-    opts: LabRunOptions,
-  ): Promise<void> {
+  private async wire(plan: LabPlan, nodes: readonly NodePlan[], how: { createBridges: boolean; stashed?: ReadonlySet<string> }, opts: LabRunOptions): Promise<void> {
+    const mgmt = await this.ctx.containers.planNetnsMany(nodes.map((n) => n.container));
     opts.onEvent?.({ step: "wire", message: `${plan.links.length} links, ${plan.bridges.length} bridges` });
     const netns = this.nodeNetns(plan);
     const park = netnsPath(this.ctx.runroot, PARK(plan.name));
-    const w = planWiring({ plan, netns, park, createBridges: how.createBridges, ...(how.only ? { only: how.only } : {}), ...(how.stashed ? { stashed: how.stashed } : {}) });
-    const inside = new Map(how.first?.inside ?? []);
+    const only = nodes.length === plan.nodes.length ? undefined : new Set(nodes.map((n) => n.name));
+    const w = planWiring({ plan, netns, park, createBridges: how.createBridges, ...(only ? { only } : {}), ...(how.stashed ? { stashed: how.stashed } : {}) });
+    const inside = new Map(nodes.map((n) => [n.name, mgmt.inside.get(n.container) ?? []]));
     for (const [node, lines] of w.inside) inside.set(node, [...(inside.get(node) ?? []), ...lines]);
     await applyBatch(w.park, { netnsPath: park });
-    await applyBatch([...(how.first?.host ?? []), ...w.host]);
+    await applyBatch([...mgmt.host, ...w.host]);
     await mapLimit([...inside].filter(([, lines]) => lines.length), 4, ([node, lines]) => applyBatch(lines, { netnsPath: netns(node) }));
   }
 
@@ -331,10 +324,9 @@ export class Labs {
       }
       if (missing.size) {
         if (!(await netnsExists(this.ctx.runroot, PARK(name)))) await createNetns(this.ctx.runroot, PARK(name));
-        await mapLimit([...missing], 4, async (n) => void (await this.ctx.containers.prepareNetns(plan.nodes.find((x) => x.name === n)!.container)));
         // After a reboot every netns is gone, bridges included.
         const bridgesGone = missing.size === plan.nodes.length;
-        await this.wire(plan, { createBridges: bridgesGone, only: missing }, opts);
+        await this.wire(plan, plan.nodes.filter((n) => missing.has(n.name)), { createBridges: bridgesGone }, opts);
       }
       const warnings: string[] = [];
       const stopped: NodePlan[] = [];
@@ -375,10 +367,9 @@ export class Labs {
         await rm(join(this.dir(name), "files", n.name), { recursive: true, force: true });
       });
       await mapLimit(targets, 8, async (n) => void (await this.createNode(plan, n, opts, keep.get(n.name))));
-      await mapLimit(targets, 4, async (n) => void (await this.ctx.containers.prepareNetns(n.container)));
       const waiting = new Set(await linkNames(park));
       const stashed = new Set(targets.flatMap((n) => n.interfaces.filter((i) => waiting.has(stashName(name, n.name, i.name))).map((i) => `${n.name}/${i.name}`)));
-      await this.wire(plan, { createBridges: false, only: new Set(targets.map((n) => n.name)), stashed }, opts);
+      await this.wire(plan, targets, { createBridges: false, stashed }, opts);
       const warnings: string[] = [];
       // A lab that is down gets its hosts files afresh at resume, as every node starts.
       if (lab.state !== "down") await this.startNodes(plan, targets, opts, warnings, false);

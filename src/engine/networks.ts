@@ -230,7 +230,7 @@ export class Networks implements NetworksApi {
     if (rec.options.keepNetns && (await netnsExists(this.ctx.runroot, rec.id))) return netnsPath(this.ctx.runroot, rec.id);
     await deleteNetns(this.ctx.runroot, rec.id).catch(() => undefined);
     const path = await createNetns(this.ctx.runroot, rec.id);
-    const interfaces = attachments.map((a, i) => this.interfaceOf(a, this.store.get(a.networkId)!, i === 0));
+    const interfaces = this.interfacesOf(attachments);
     try {
       await this.attachChecked({ netnsPath: path, key: rec.id, interfaces });
     } catch (e) {
@@ -247,19 +247,21 @@ export class Networks implements NetworksApi {
    * netns exists, are skipped. Nothing is rolled back here: removing the containers removes their netns.
    */
   async planSetUpMany(recs: readonly ContainerRecord[]): Promise<{ host: string[]; inside: Map<string, string[]> }> {
-    const todo: { rec: ContainerRecord; attachments: AttachmentRecord[] }[] = [];
+    const todo: { rec: ContainerRecord; interfaces: InterfaceSpec[] }[] = [];
     for (const rec of recs) {
       const attachments = this.store.attachments(rec.id);
       if (!attachments.length || (rec.options.keepNetns && (await netnsExists(this.ctx.runroot, rec.id)))) continue;
-      if (attachments.some((a) => this.store.get(a.networkId)?.driver !== "bridge")) throw invalid(`container ${rec.name}: only bridge networks can be prepared in bulk`);
-      await deleteNetns(this.ctx.runroot, rec.id).catch(() => undefined);
-      todo.push({ rec, attachments });
+      const interfaces = this.interfacesOf(attachments);
+      // A macvlan parent must be checked against its other users first (attachChecked), one at a time.
+      if (interfaces.some((x) => x.kind !== "veth")) throw invalid(`container ${rec.name}: only bridge networks can be prepared in bulk`);
+      todo.push({ rec, interfaces });
     }
+    for (const { rec } of todo) await deleteNetns(this.ctx.runroot, rec.id).catch(() => undefined);
     const paths = await createNetnsMany(this.ctx.runroot, todo.map((t) => t.rec.id));
     const host: string[] = [];
     const inside = new Map<string, string[]>();
-    todo.forEach(({ rec, attachments }, i) => {
-      const plan = planAttach({ netnsPath: paths[i]!, key: rec.id, interfaces: attachments.map((a, k) => this.interfaceOf(a, this.store.get(a.networkId)!, k === 0)) });
+    todo.forEach(({ rec, interfaces }, i) => {
+      const plan = planAttach({ netnsPath: paths[i]!, key: rec.id, interfaces });
       host.push(...plan.host);
       inside.set(rec.id, plan.netns);
     });
@@ -273,11 +275,16 @@ export class Networks implements NetworksApi {
     // Without its netns there is nothing to detach (veth pairs and macvlans died with it), and an nsenter
     // into a missing netns exits before reading its batch (EPIPE): every start runs this first.
     if (attachments.length && (await netnsExists(this.ctx.runroot, rec.id))) {
-      await detach({ netnsPath: path, key: rec.id, interfaces: attachments.map((a) => this.interfaceOf(a, this.store.get(a.networkId)!, false)) }).catch((e) =>
+      await detach({ netnsPath: path, key: rec.id, interfaces: this.interfacesOf(attachments, false) }).catch((e) =>
         this.ctx.log.debug(`detach ${rec.id}: ${(e as Error).message}`),
       );
     }
     await deleteNetns(this.ctx.runroot, rec.id);
+  }
+
+  /** A container's interfaces in connect order; the first carries the default route unless `defaultRoute` is false. */
+  private interfacesOf(attachments: readonly AttachmentRecord[], defaultRoute = true): InterfaceSpec[] {
+    return attachments.map((a, i) => this.interfaceOf(a, this.store.get(a.networkId)!, defaultRoute && i === 0));
   }
 
   private interfaceOf(a: AttachmentRecord, net: NetworkRecord, defaultRoute: boolean): InterfaceSpec {

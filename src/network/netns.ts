@@ -57,35 +57,19 @@ export async function netnsExists(runroot: string, name: string): Promise<boolea
  * exclusive create makes two racing creators of one name fail cleanly instead of stacking mounts.
  */
 export async function createNetns(runroot: string, name: string): Promise<string> {
-  const path = netnsPath(runroot, name);
-  await mkdir(netnsDir(runroot), { recursive: true, mode: 0o755 });
-  try {
-    await (await open(path, "wx", 0o444)).close();
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EEXIST") {
-      const stale = !(await isBound(path));
-      throw new BerthError("ALREADY_EXISTS", `netns ${name} already exists${stale ? " (stale file without a namespace: delete it first)" : ""}`);
-    }
-    throw e;
-  }
-  const r = await run("unshare", [`--net=${path}`, "true"]).catch((e: Error) => ({ code: -1, stdout: "", stderr: e.message }));
-  if (r.code !== 0 || !(await isBound(path))) {
-    await rm(path, { force: true });
-    throw new BerthError("INTERNAL", `cannot create netns ${name}: ${r.stderr.trim().split("\n")[0] || `unshare exit status ${r.code}`}`);
-  }
-  return path;
+  return (await createNetnsMany(runroot, [name]))[0]!;
 }
 
 /**
- * createNetns for many names with one helper process (a lab's hundreds of nodes): every file is created
- * first, exclusively, then one shell binds a new namespace on each. On any failure, all of them are
- * removed again and the error names the first that failed.
+ * createNetns for many names (a lab's hundreds of nodes) with one helper process: every file is created
+ * first, exclusively, then one shell binds a new namespace on each (a fork from a small shell, not from
+ * berth, per name). On any failure all of them are removed again, and the error names the first that failed.
  */
 export async function createNetnsMany(runroot: string, names: readonly string[]): Promise<string[]> {
   await mkdir(netnsDir(runroot), { recursive: true, mode: 0o755 });
-  const paths: string[] = [];
+  const made: string[] = [];
   const undo = async () => {
-    for (const p of paths) await deleteNetns(runroot, p.slice(netnsDir(runroot).length + 1)).catch(() => undefined);
+    for (const n of made) await deleteNetns(runroot, n).catch(() => undefined);
   };
   for (const name of names) {
     const path = netnsPath(runroot, name);
@@ -93,17 +77,22 @@ export async function createNetnsMany(runroot: string, names: readonly string[])
       await (await open(path, "wx", 0o444)).close();
     } catch (e) {
       await undo();
-      if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new BerthError("ALREADY_EXISTS", `netns ${name} already exists`);
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") {
+        const stale = !(await isBound(path));
+        throw new BerthError("ALREADY_EXISTS", `netns ${name} already exists${stale ? " (stale file without a namespace: delete it first)" : ""}`);
+      }
       throw e;
     }
-    paths.push(path);
+    made.push(name);
   }
+  const paths = made.map((n) => netnsPath(runroot, n));
   if (!paths.length) return paths;
-  const r = await run("sh", ["-c", 'for f; do unshare --net="$f" true || exit; done', "sh", ...paths]).catch((e: Error) => ({ code: -1, stdout: "", stderr: e.message }));
+  const [cmd, ...args] = paths.length === 1 ? ["unshare", `--net=${paths[0]}`, "true"] : ["sh", "-c", 'for f; do unshare --net="$f" true || exit; done', "sh", ...paths];
+  const r = await run(cmd!, args).catch((e: Error) => ({ code: -1, stdout: "", stderr: e.message }));
   for (const [i, path] of paths.entries()) {
     if (await isBound(path)) continue;
     await undo();
-    throw new BerthError("INTERNAL", `cannot create netns ${names[i]}: ${r.stderr.trim().split("\n")[0] || `unshare exit status ${r.code}`}`);
+    throw new BerthError("INTERNAL", `cannot create netns ${made[i]}: ${r.stderr.trim().split("\n")[0] || `unshare exit status ${r.code}`}`);
   }
   return paths;
 }

@@ -369,7 +369,11 @@ export class NetworkStore {
     // One query for every member's addresses: a lab's hosts files list all of its nodes, at each start.
     const all = this.db.prepare("SELECT container_id, address, family FROM network_addresses WHERE network_id = ? ORDER BY family").all(networkId) as AddressRow[];
     const byContainer = new Map<string, AddressRow[]>();
-    for (const a of all) byContainer.set(a.container_id, [...(byContainer.get(a.container_id) ?? []), a]);
+    for (const a of all) {
+      const list = byContainer.get(a.container_id);
+      if (list) list.push(a);
+      else byContainer.set(a.container_id, [a]);
+    }
     const subnets = subnetsOf(net);
     return rows.map((r) => this.toAttachment(r, undefined, addressRecords(byContainer.get(r.container_id) ?? [], subnets)));
   }
